@@ -1,0 +1,132 @@
+"""Dataclass <-> YAML <-> command-line overrides, with types enforced and unknown keys rejected.
+
+A config field is also the YAML key, the ``--key=value`` flag and the constructor argument. PyYAML
+reads ``1e-4`` as a string, so every value is coerced to its field's declared type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file, key or value that cannot be used."""
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(name, value, arg)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config key '{name}': cannot read {value!r} as {annotation}")
+    if origin in (list, tuple):
+        items = value
+        if isinstance(value, str):
+            items = [v for v in value.strip("[]()").split(",") if v.strip()]
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"config key '{name}': expected a list, got {value!r}")
+        inner = args[0] if args else str
+        out = [_coerce(name, v.strip() if isinstance(v, str) else v, inner) for v in items]
+        return out if origin is list else tuple(out)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            return False
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ConfigError(f"config key '{name}': expected true/false, got {value!r}")
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"config key '{name}': expected a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key '{name}': expected a number, got {value!r}") from None
+        if annotation is int:
+            if number != int(number):
+                raise ConfigError(f"config key '{name}': expected an integer, got {value!r}")
+            return int(number)
+        return number
+    if annotation is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"config key '{name}': expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def from_dict(cls: type[T], values: dict[str, Any], base: T | None = None) -> T:
+    """Build ``cls`` from ``values`` on top of ``base`` (or the defaults), coercing types.
+
+    Raises:
+        ConfigError: on an unknown key (the known ones are listed) or a value of the wrong type.
+    """
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {unknown} for {cls.__name__}; known keys: {', '.join(names)}")
+    coerced = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
+    if base is None:
+        return cls(**coerced)
+    return dataclasses.replace(base, **coerced)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with a clear error for a missing or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def parse_overrides(argv: Sequence[str]) -> dict[str, str]:
+    """``["--lr=1e-3", "--batch_size", "8"]`` -> ``{"lr": "1e-3", "batch_size": "8"}``."""
+    out: dict[str, str] = {}
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"expected --key=value, got {arg!r}")
+        key, sep, value = arg[2:].partition("=")
+        if not sep:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                value = "true"  # a bare flag
+            else:
+                i += 1
+                value = args[i]
+        out[key.replace("-", "_")] = value
+        i += 1
+    return out
+
+
+def to_yaml(cfg: Any) -> str:
+    """A dataclass as YAML text (every field, for the run folder)."""
+    return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)

@@ -1,0 +1,45 @@
+"""Coordinate grids and signal <-> point-set conversion.
+
+Conventions (SIREN paper Sec. 3; official `get_mgrid`): coordinates lie in [-1, 1] per axis, the last
+dimension is the coordinate dimension, images use (y, x) order (row first), videos (t, y, x).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def grid(*sizes: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A regular grid over [-1, 1]^D, row-major, matching a signal's flattened layout.
+
+    Args:
+        sizes: number of samples per axis, e.g. ``grid(H, W)`` or ``grid(T, H, W)``; an axis of size 1
+            sits at 0.
+
+    Returns:
+        ``(prod(sizes), D)`` coordinates, axis order as given.
+    """
+    if not sizes or any(int(s) < 1 for s in sizes):
+        raise ValueError(f"grid sizes must be positive integers, got {sizes}")
+    axes = [
+        torch.linspace(-1.0, 1.0, int(s), device=device, dtype=dtype)
+        if s > 1
+        else torch.zeros(1, device=device, dtype=dtype)
+        for s in sizes
+    ]
+    mesh = torch.meshgrid(*axes, indexing="ij")
+    return torch.stack(mesh, dim=-1).reshape(-1, len(sizes))
+
+
+def image_to_points(images: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, H*W, C)`` in the order of ``grid(H, W)``."""
+    b, c, h, w = images.shape
+    return images.reshape(b, c, h * w).transpose(1, 2)
+
+
+def points_to_image(points: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(B, H*W, C)`` -> ``(B, C, H, W)``; the inverse of :func:`image_to_points`."""
+    b, n, c = points.shape
+    if n != height * width:
+        raise ValueError(f"{n} points cannot form a {height}x{width} image")
+    return points.transpose(1, 2).reshape(b, c, height, width)
