@@ -1,0 +1,99 @@
+"""Observed-pixel masks: exact pixel counts, shapes, reproducibility and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hypersiren.masks import KINDS, MaskError, make_observed
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "file"])
+def test_every_kind_shape_dtype_and_seeded(kind):
+    a = make_observed(kind, 3, 16, 12, num_context=40, generator=gen(1))
+    b = make_observed(kind, 3, 16, 12, num_context=40, generator=gen(1))
+    assert a.shape == (3, 1, 16, 12) and a.dtype == torch.bool
+    assert torch.equal(a, b), f"{kind}: the same seed must give the same mask"
+
+
+def test_center_counts():
+    observed = make_observed("center", 2, 32, 32)
+    assert (~observed).sum().item() == 2 * 16 * 16, "default hole: 16x16 of 32x32"
+    hole = ~observed[0, 0]
+    assert hole[8:24, 8:24].all() and hole.sum() == 256, "the hole is centred"
+    assert (~make_observed("center", 1, 32, 32, center_frac=0.25)).sum().item() == 8 * 8
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows", "cols"),
+    [
+        ("half", slice(0, 16), slice(None)),
+        ("half_top", slice(0, 16), slice(None)),
+        ("half_bottom", slice(16, 32), slice(None)),
+        ("half_left", slice(None), slice(0, 16)),
+        ("half_right", slice(None), slice(16, 32)),
+    ],
+)
+def test_half_counts(kind, rows, cols):
+    observed = make_observed(kind, 2, 32, 32)[:, 0]
+    assert observed.sum().item() == 2 * 512, f"{kind}: half of 1024 pixels observed"
+    assert observed[:, rows, cols].all(), f"{kind}: the kept half is observed"
+
+
+@pytest.mark.parametrize("n", [0, 10, 100, 1000, 1024])
+def test_random_exact_count(n):
+    observed = make_observed("random", 5, 32, 32, num_context=n, generator=gen())
+    assert observed.flatten(1).sum(1).tolist() == [n] * 5, "exactly num_context observed pixels per image"
+    if 0 < n < 1024:
+        assert not torch.equal(observed[0], observed[1]), "each image gets its own context"
+
+
+def test_bernoulli_rate():
+    observed = make_observed("bernoulli", 200, 32, 32, num_context=100, generator=gen())
+    mean = observed.float().sum((1, 2, 3)).mean().item()
+    assert abs(mean - 100) < 3, f"mean context size {mean} should be about 100 (p = 100/1024)"
+
+
+def test_full_and_brush():
+    assert make_observed("full", 2, 8, 8).all()
+    observed = make_observed("brush", 64, 32, 32, generator=gen())
+    frac = (~observed).float().mean((1, 2, 3))
+    assert (frac > 0).all(), "every image gets at least one stroke"
+    assert 0.05 < frac.mean().item() < 0.6, f"strokes cover {frac.mean():.2f} of the image on average"
+    assert not torch.equal(observed[0], observed[1])
+
+
+def test_file_mask_white_is_missing_and_resized(tmp_path):
+    img = np.zeros((64, 64), dtype=np.uint8)
+    img[:32] = 255  # top half white = missing
+    Image.fromarray(img).convert("RGB").save(tmp_path / "m.png")
+    observed = make_observed("file", 2, 32, 32, path=tmp_path / "m.png")
+    assert observed.shape == (2, 1, 32, 32)
+    assert not observed[:, :, :16].any() and observed[:, :, 16:].all()
+
+
+def test_errors(tmp_path):
+    with pytest.raises(MaskError, match="valid kinds: center, half"):
+        make_observed("blob", 1, 8, 8)
+    with pytest.raises(ValueError, match=r"num_context must lie in \[0, 64\]"):
+        make_observed("random", 1, 8, 8, num_context=65)
+    with pytest.raises(ValueError, match=r"num_context must lie in \[0, 64\]"):
+        make_observed("bernoulli", 1, 8, 8, num_context=65)
+    with pytest.raises(MaskError, match="needs num_context"):
+        make_observed("random", 1, 8, 8)
+    bad = tmp_path / "not_an_image.png"
+    bad.write_text("hello")
+    with pytest.raises(MaskError, match="not_an_image.png"):
+        make_observed("file", 1, 8, 8, path=bad)
+    with pytest.raises(MaskError, match="missing.png"):
+        make_observed("file", 1, 8, 8, path=tmp_path / "missing.png")
+    with pytest.raises(MaskError, match="needs a path"):
+        make_observed("file", 1, 8, 8)
+    with pytest.raises(MaskError, match="center_frac"):
+        make_observed("center", 1, 8, 8, center_frac=1.5)
