@@ -1,0 +1,209 @@
+"""HyperSiren: encoder -> latent -> hypernetwork -> SIREN, a learned prior over SIRENs.
+
+SIREN Sec. 4.4 and supplement Sec. 9. The CelebA model of the paper is ``HyperSirenConfig.paper()``:
+the official CNN encoder, the per-tensor hypernetwork and a 256 x 3 RGB SIREN. The default is a lighter,
+resolution-agnostic model (mask-aware CNN encoder, FiLM-modulated shared SIREN) that trains on a CPU.
+
+Checkpoints are ``model.safetensors`` + a flat ``config.json`` (huggingface_hub
+``PyTorchModelHubMixin``), loaded strictly: a missing or unexpected key raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import safetensors.torch
+import torch
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from torch import nn
+
+from hypersiren.config import from_dict
+from hypersiren.coords import grid, points_to_image
+from hypersiren.encoder import build_encoder
+from hypersiren.hypernet import Generated, build_hypernet
+from hypersiren.siren import Siren
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, corrupt, or does not match its config."""
+
+
+@dataclass
+class HyperSirenConfig:
+    """Everything that defines a HyperSiren (flat, so it round-trips through ``config.json``)."""
+
+    image_size: int = 32  # training resolution (and the fixed input size of encoder='paper_cnn')
+    channels: int = 3
+    latent_dim: int = 256
+    encoder: str = "conv"  # conv | paper_cnn | set | timm:<name>
+    encoder_width: int = 64  # conv encoder: channels of its first stage
+    hypernet: str = "film"  # full (the paper's) | film
+    hyper_hidden_features: int = 256
+    hyper_hidden_layers: int = 1
+    hidden_features: int = 256  # SIREN width
+    hidden_layers: int = 3  # SIREN hidden-to-hidden layers
+    first_omega_0: float = 30.0
+    hidden_omega_0: float = 30.0
+
+    @classmethod
+    def paper(cls) -> HyperSirenConfig:
+        """The official CelebA model: CNN encoder + per-tensor hypernetwork + 256 x 3 SIREN (66.1 M)."""
+        return cls(encoder="paper_cnn", hypernet="full")
+
+    @classmethod
+    def tiny(cls, **overrides: Any) -> HyperSirenConfig:
+        """A 16-wide model for tests."""
+        values = dict(latent_dim=16, encoder_width=8, hyper_hidden_features=16, hidden_features=16, hidden_layers=1)
+        return cls(**{**values, **overrides})
+
+
+class HyperSirenOutput(NamedTuple):
+    """The forward pass's result.
+
+    Attributes:
+        images: ``(B, C, H, W)`` the generated SIREN rendered on the input grid (not clamped).
+        latent: ``(B, latent_dim)``.
+        generated: the per-sample SIREN parameters / modulations.
+    """
+
+    images: torch.Tensor
+    latent: torch.Tensor
+    generated: Generated
+
+
+class HyperSiren(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="hypersiren",
+    license="mit",
+    tags=["siren", "implicit-neural-representation", "hypernetwork", "inpainting"],
+    repo_url="https://github.com/hypersiren/hypersiren",
+    paper_url="https://arxiv.org/abs/2006.09661",
+):
+    """A prior over SIRENs: ``(image, observed)`` -> latent -> SIREN parameters -> image at any resolution.
+
+    Args:
+        config: a :class:`HyperSirenConfig` or the dict of one (as read from ``config.json``).
+    """
+
+    def __init__(self, config: HyperSirenConfig | dict | None = None) -> None:
+        super().__init__()
+        if config is None:
+            config = HyperSirenConfig()
+        elif isinstance(config, dict):
+            config = from_dict(HyperSirenConfig, config)
+        self.config = config
+        c = config
+        self.encoder = build_encoder(c.encoder, c.channels, c.latent_dim, c.image_size, c.encoder_width)
+        self.siren = Siren(2, c.hidden_features, c.hidden_layers, c.channels, c.first_omega_0, c.hidden_omega_0)
+        self.hypernet = build_hypernet(c.hypernet, c.latent_dim, self.siren, c.hyper_hidden_features,
+                                       c.hyper_hidden_layers)  # fmt: skip
+        if c.hypernet == "full":
+            self.siren.requires_grad_(False)  # a template only: every parameter is generated
+
+    def encode(self, images: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> ``(B, latent_dim)``."""
+        if images.dim() != 4 or images.shape[1] != self.config.channels:
+            raise ValueError(f"expected images (B, {self.config.channels}, H, W), got {tuple(images.shape)}")
+        if observed.shape != (images.shape[0], 1, *images.shape[2:]):
+            raise ValueError(f"observed must be (B, 1, H, W) = {(images.shape[0], 1, *images.shape[2:])}, "
+                             f"got {tuple(observed.shape)}")  # fmt: skip
+        return self.encoder(images, observed)
+
+    def generate(self, latent: torch.Tensor) -> Generated:
+        """``(B, latent_dim)`` -> the per-sample SIREN (parameters or modulations)."""
+        return self.hypernet(latent)
+
+    def decode(self, generated: Generated, height: int, width: int) -> torch.Tensor:
+        """Render generated SIRENs on a ``height x width`` grid -> ``(B, C, height, width)``, not clamped."""
+        coords = grid(height, width, device=self.siren.last.weight.device)  # (N, 2), shared by the batch
+        return points_to_image(generated.render(self.siren, coords), height, width)
+
+    def forward(self, images: torch.Tensor, observed: torch.Tensor) -> HyperSirenOutput:
+        """Encode the observed pixels and render the generated SIREN on the input grid."""
+        latent = self.encode(images, observed)
+        generated = self.generate(latent)
+        return HyperSirenOutput(self.decode(generated, *images.shape[-2:]), latent, generated)
+
+    def render(
+        self, images: torch.Tensor, observed: torch.Tensor, height: int | None = None, width: int | None = None
+    ) -> torch.Tensor:
+        """The completed function rendered at any resolution: ``(B, C, height, width)`` in [-1, 1]."""
+        height = height or images.shape[-2]
+        width = width or height if height != images.shape[-2] else width or images.shape[-1]
+        return self.decode(self.generate(self.encode(images, observed)), height, width).clamp(-1.0, 1.0)
+
+    def inpaint(self, images: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """Complete the missing pixels: ``(B, C, H, W)`` in [-1, 1], observed pixels kept."""
+        return torch.where(observed, images, self.render(images, observed))
+
+    # --- checkpoints: safetensors + flat config.json, strict, atomic ---------------------------------------
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        save_directory = Path(save_directory)
+        tmp = save_directory / (WEIGHTS_NAME + ".tmp")
+        safetensors.torch.save_model(self, str(tmp))
+        os.replace(tmp, save_directory / WEIGHTS_NAME)  # never a half-written model.safetensors
+        (save_directory / CONFIG_NAME).write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs: Any,
+    ) -> HyperSiren:
+        if "config" not in model_kwargs:
+            raise CheckpointError(f"no {CONFIG_NAME} found for {model_id!r}")
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            model_file = os.path.join(model_id, WEIGHTS_NAME)
+        else:
+            model_file = hf_hub_download(
+                repo_id=model_id,
+                filename=WEIGHTS_NAME,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        load_weights(model, model_file, strict=strict)
+        return model.to(map_location).eval()
+
+
+def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
+    """Load ``model.safetensors`` into ``model``, raising :class:`CheckpointError` with the reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no weights file {path}")
+    try:
+        state = safetensors.torch.load_file(str(path))
+    except Exception as err:  # safetensors raises SafetensorError / OSError for truncated or corrupt files
+        raise CheckpointError(f"cannot read {path}: corrupt or truncated safetensors file ({err})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if strict and (missing or unexpected):
+        raise CheckpointError(
+            f"{path} does not match the model config: missing keys {missing[:5]}, unexpected keys {unexpected[:5]}"
+        )
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if wrong:
+        raise CheckpointError(f"{path} has tensors of the wrong shape for this config: {wrong[:5]}")
+    model.load_state_dict(state, strict=strict)

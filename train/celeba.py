@@ -1,0 +1,274 @@
+"""Train the HyperSiren prior on CelebA with Accelerate (SIREN Sec. 4.4, supplement Sec. 9).
+
+    accelerate launch train/celeba.py --config configs/celeba32.yaml            # the paper's setup (GPU)
+    accelerate launch train/celeba.py --config configs/celeba32-cpu.yaml --data=../shared/data/celeba32
+    accelerate launch --multi_gpu --num_processes 2 train/celeba.py ...         # 2 gloo processes on a CPU
+    python train/celeba.py --config configs/tiny.yaml --max_steps=10            # one process, no launcher
+
+Any field of TrainConfig can be set as ``--key=value`` after (and over) the YAML file. Batches and
+context masks come from generators seeded by (seed, step, process), so a resumed run
+(``--resume_from=DIR|latest``) is identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from hypersiren.config import ConfigError, from_dict, load_yaml, parse_overrides, to_yaml
+from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range
+from hypersiren.losses import prior_loss, sample_observed
+from hypersiren.masks import center, random_context
+from hypersiren.model import HyperSiren, HyperSirenConfig
+
+logger = logging.getLogger("train.celeba")
+
+
+@dataclass
+class TrainConfig(HyperSirenConfig):
+    """Model fields (inherited from HyperSirenConfig) plus everything about training."""
+
+    # data
+    data: str = DEFAULT_HUB_ID  # hub id, CelebA folder, npz folder/file or image folder
+    train_limit: int | None = None  # use only the first N training images
+    val_limit: int = 1000  # validation images (from the val split)
+    # optimisation (the paper: Adam 5e-5, batch 100, clip 1.0, ~650k steps)
+    max_steps: int = 650_000
+    batch_size: int = 100  # per process
+    lr: float = 5e-5
+    lr_schedule: str = "constant"  # constant | cosine
+    warmup_steps: int = 0
+    grad_clip: float = 1.0
+    latent_reg: float = 0.1
+    param_reg: float = 100.0
+    # context (the paper: k ~ U[10, 200), Bernoulli p = k / (H W))
+    context_min: int = 10
+    context_max: int = 200
+    context_sampling: str = "bernoulli"  # bernoulli | exact
+    context_log_uniform: bool = False
+    hole_prob: float = 0.0
+    # run
+    mixed_precision: str = "no"  # no | bf16 | fp16
+    seed: int = 0
+    output_dir: str = "runs/celeba32"
+    resume_from: str | None = None  # a checkpoint folder, or 'latest'
+    checkpoint_every: int = 5000
+    keep_checkpoints: int = 2
+    eval_every: int = 5000
+    log_every: int = 50
+    tensorboard: bool = False
+    max_minutes: float | None = None  # stop (and save) after this much wall time
+
+
+def parse_args(argv: list[str]) -> TrainConfig:
+    """``--config FILE`` then ``--key=value`` overrides -> a TrainConfig (unknown keys raise)."""
+    overrides = parse_overrides(argv)
+    values = load_yaml(overrides.pop("config")) if "config" in overrides else {}
+    return from_dict(TrainConfig, {**values, **overrides})
+
+
+def model_config(cfg: TrainConfig) -> HyperSirenConfig:
+    """The HyperSirenConfig part of a TrainConfig."""
+    return HyperSirenConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(HyperSirenConfig)})
+
+
+def _generator(*keys: int) -> torch.Generator:
+    return torch.Generator().manual_seed(hash(keys) % (2**62))
+
+
+def _batch_indices(cfg: TrainConfig, step: int, n: int, rank: int, world: int) -> torch.Tensor:
+    """This process's images for ``step``: a fresh permutation per epoch, seeded by (seed, epoch)."""
+    global_batch = cfg.batch_size * world
+    per_epoch = max(1, n // global_batch)
+    epoch, pos = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=_generator(cfg.seed, epoch))
+    return perm[pos * global_batch : (pos + 1) * global_batch][rank::world]
+
+
+def _latest_checkpoint(output_dir: Path) -> Path | None:
+    found = sorted(output_dir.glob("checkpoint-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))
+    return found[-1] if found else None
+
+
+def _save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int) -> None:
+    out = Path(cfg.output_dir)
+    final, tmp = out / f"checkpoint-{step}", out / f"checkpoint-{step}.tmp"
+    accelerator.save_state(str(tmp))  # collective: every process takes part
+    if accelerator.is_main_process:
+        (tmp / "step.json").write_text(json.dumps({"step": step}))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)  # a checkpoint folder is complete or absent
+        for old in sorted(out.glob("checkpoint-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))[
+            : -cfg.keep_checkpoints
+        ]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+@torch.no_grad()
+def evaluate(model, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator) -> dict[str, float]:
+    """Per-image MSE on [0, 1] (the paper's metric) at fixed contexts, gathered across processes."""
+    model.eval()
+    n, world, rank = len(val_images), accelerator.num_processes, accelerator.process_index
+    per = math.ceil(n / world)
+    idx = torch.arange(rank * per, (rank + 1) * per) % n  # pad the last shard by wrapping, trimmed below
+    h, w = val_images.shape[-2:]
+    results: dict[str, float] = {}
+    contexts = {
+        "mse_ctx100": random_context(n, h, w, min(100, h * w), generator=_generator(cfg.seed, -1)),
+        "mse_ctx1000": random_context(n, h, w, min(1000, h * w), generator=_generator(cfg.seed, -2)),
+        "mse_center": center(h, w).expand(n, 1, h, w),
+    }
+    for name, observed in contexts.items():
+        errors = []
+        for chunk in idx.split(max(1, cfg.batch_size)):
+            images = to_model_range(val_images[chunk]).to(accelerator.device)
+            obs = observed[chunk].to(accelerator.device)
+            with accelerator.autocast():
+                pred = model(images, obs).images.float().clamp(-1, 1)
+            errors.append(((pred - images) / 2).pow(2).mean(dim=(1, 2, 3)))  # per image, on [0, 1]
+        gathered = accelerator.gather(torch.cat(errors))[:n]  # (world * per,) in rank order -> first n
+        results[name] = gathered.mean().item()
+    model.train()
+    return results
+
+
+def main(cfg: TrainConfig) -> dict[str, float]:
+    """Train, checkpoint, validate and export; returns the last validation metrics."""
+    accelerator = Accelerator(
+        mixed_precision=cfg.mixed_precision,
+        log_with="tensorboard" if cfg.tensorboard else None,
+        project_dir=cfg.output_dir,
+    )
+    out = Path(cfg.output_dir)
+    accelerator.print(f"processes: {accelerator.num_processes} ({accelerator.distributed_type}), "
+                      f"device: {accelerator.device}, mixed precision: {cfg.mixed_precision}")  # fmt: skip
+    set_seed(cfg.seed)
+    train_set = celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit)
+    val_set = celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit)
+    train_images, val_images = _as_uint8(train_set), _as_uint8(val_set)  # (N, C, H, W) uint8
+    accelerator.print(f"data: {cfg.data}: {len(train_images)} train, {len(val_images)} val images")
+
+    model = HyperSiren(model_config(cfg))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(cfg, s))
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+
+    start = 0
+    if cfg.resume_from:
+        ckpt = _latest_checkpoint(out) if cfg.resume_from == "latest" else Path(cfg.resume_from)
+        if ckpt is None or not (ckpt / "step.json").is_file():
+            raise ConfigError(f"resume_from={cfg.resume_from!r}: no complete checkpoint found (in {out})")
+        accelerator.load_state(str(ckpt))
+        start = json.loads((ckpt / "step.json").read_text())["step"]
+        accelerator.print(f"resumed from {ckpt} at step {start}")
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(to_yaml(cfg))
+    if cfg.tensorboard:
+        accelerator.init_trackers("celeba", config={k: v for k, v in dataclasses.asdict(cfg).items() if v is not None})
+
+    log_file = out / "metrics.jsonl"
+    rank, world = accelerator.process_index, accelerator.num_processes
+    metrics: dict[str, float] = {}
+    t0, step = time.time(), start
+    bar = tqdm(range(start, cfg.max_steps), initial=start, total=cfg.max_steps, disable=not accelerator.is_main_process)
+    model.train()
+    for step in bar:
+        idx = _batch_indices(cfg, step, len(train_images), rank, world)
+        images = to_model_range(train_images[idx]).to(accelerator.device)  # (B, C, H, W)
+        observed = sample_observed(len(idx), *images.shape[-2:], _generator(cfg.seed, step, rank),
+                                   cfg.context_min, cfg.context_max, cfg.context_sampling,
+                                   cfg.context_log_uniform, cfg.hole_prob).to(accelerator.device)  # fmt: skip
+        with accelerator.autocast():
+            output = model(images, observed)
+        loss = prior_loss(output, images, cfg.latent_reg, cfg.param_reg)
+        accelerator.backward(loss.total)
+        if cfg.grad_clip > 0:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.max_steps:
+            record = {"step": done, "loss": loss.total.item(), "mse": loss.mse.item(), "latent_sq": loss.latent.item(),
+                      "params_sq": loss.params.item(), "lr": scheduler.get_last_lr()[0],
+                      "images_per_s": (done - start) * cfg.batch_size * world / (time.time() - t0)}  # fmt: skip
+            bar.set_postfix(mse=f"{record['mse']:.4f}", ips=f"{record['images_per_s']:.0f}")
+            _log(accelerator, log_file, record, cfg.tensorboard)
+        out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
+        out_of_time = bool(accelerator.gather(torch.tensor([out_of_time], device=accelerator.device)).any())
+        if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
+            metrics = evaluate(model, val_images, cfg, accelerator)
+            _log(accelerator, log_file, {"step": done, **{f"val_{k}": v for k, v in metrics.items()}}, cfg.tensorboard)
+            accelerator.print(f"step {done}: " + ", ".join(f"val {k} {v:.4f}" for k, v in metrics.items()))
+        if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
+            _save_checkpoint(accelerator, cfg, done)
+        if out_of_time:
+            accelerator.print(f"max_minutes={cfg.max_minutes} reached at step {done}")
+            break
+    if start >= cfg.max_steps:
+        metrics = evaluate(model, val_images, cfg, accelerator)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).save_pretrained(out)
+        metrics["peak_rss_gb"] = _peak_rss_gb()
+        (out / "final_metrics.json").write_text(json.dumps(metrics, indent=2))
+    accelerator.end_training()
+    accelerator.print(f"trained to step {step + 1 if cfg.max_steps > start else start}: "
+                      + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()) + f"; model exported to {out}")  # fmt: skip
+    return metrics
+
+
+def _lr_factor(cfg: TrainConfig, step: int) -> float:
+    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+    if cfg.lr_schedule == "cosine":
+        return warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, cfg.max_steps))))
+    if cfg.lr_schedule == "constant":
+        return warm
+    raise ConfigError(f"lr_schedule is 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+
+
+def _as_uint8(dataset) -> torch.Tensor:
+    """All images of a dataset as one uint8 tensor ``(N, C, H, W)`` (array sources are already)."""
+    if hasattr(dataset, "images"):
+        return dataset.images
+    items = [dataset[i] for i in tqdm(range(len(dataset)), desc="decoding images", leave=False)]
+    return ((torch.stack(items) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def _log(accelerator: Accelerator, path: Path, record: dict, tensorboard: bool) -> None:
+    if accelerator.is_main_process:
+        with path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+    if tensorboard:
+        accelerator.log({k: v for k, v in record.items() if k != "step"}, step=record["step"])
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        main(parse_args(sys.argv[1:]))
+    except (ConfigError, DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
