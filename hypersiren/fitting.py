@@ -1,0 +1,207 @@
+"""Fitting one signal with one network (paper Sec. 4.1; the official ``train.py`` loop, simplified).
+
+:func:`fit` minimises the mean squared error between the model and its supervision with Adam and no
+schedule, as the official code does. The supervision is the signal itself (image, audio, video), or
+only its gradient or Laplacian (Poisson reconstruction, Sec. 4.1 "Poisson equation"): then the image
+is fixed only up to an offset (gradient) or an affine term, so PSNR is measured after aligning scale
+and offset by least squares (:func:`align`).
+
+Each step uses every point (images, audio) or a random batch of points (video: the official code draws
+0.38% of the voxels). Batches come from a ``torch.Generator`` seeded from ``(seed, step)``. PSNR at step
+``k`` is that of the model after ``k`` updates; with full batches it reuses the next step's forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from hypersiren import operators
+
+logger = logging.getLogger(__name__)
+
+SUPERVISIONS = ("value", "gradient", "laplacian")
+
+
+def mse(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean squared error over all points and channels."""
+    return float(((prediction.float() - target.float()) ** 2).mean())
+
+
+def psnr(prediction: torch.Tensor, target: torch.Tensor, data_range: float = 2.0) -> float:
+    """PSNR in dB of signals in [-1, 1] (range 2), the prediction clipped: equal to PSNR on [0, 1]."""
+    err = mse(prediction.clamp(-1, 1), target)
+    return 10.0 * math.log10(data_range**2 / max(err, 1e-20))
+
+
+def align(prediction: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Least-squares scale and offset per channel: ``a * prediction + b`` closest to ``reference``.
+
+    Args:
+        prediction: ``(N, C)``.
+        reference: ``(N, C)``.
+    """
+    p = prediction.detach().double()
+    r = reference.double()
+    p_c, r_c = p - p.mean(0), r - r.mean(0)
+    scale = (p_c * r_c).sum(0) / (p_c * p_c).sum(0).clamp_min(1e-30)
+    return (scale * p_c + r.mean(0)).to(prediction.dtype)
+
+
+@dataclass
+class FitHistory:
+    """Loss (of the supervision) and PSNR (of the signal) after ``steps[i]`` updates."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+
+    def log(self, step: int, loss: float, psnr: float) -> None:
+        """Record one evaluation."""
+        self.steps.append(step)
+        self.loss.append(loss)
+        self.psnr.append(psnr)
+
+    def at(self, step: int) -> float:
+        """PSNR logged at ``step``."""
+        return self.psnr[self.steps.index(step)]
+
+
+@dataclass
+class FitResult:
+    """The fitted model, its history, the final prediction ``(N, C)`` and the median step time."""
+
+    model: nn.Module
+    history: FitHistory
+    prediction: torch.Tensor
+    seconds_per_step: float
+
+
+def _supervised_output(
+    model: nn.Module, coords: torch.Tensor, supervise: str, autocast: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(signal prediction, the quantity compared with the target)."""
+    if supervise == "value":
+        with torch.autocast(coords.device.type, torch.bfloat16) if autocast else contextlib.nullcontext():
+            out = model(coords)
+        return out, out.float()
+    coords = coords.detach().requires_grad_(True)
+    out = model(coords)
+    if supervise == "gradient":
+        return out, operators.gradient(out, coords)
+    return out, operators.laplacian(out, coords)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, coords: torch.Tensor, chunk: int = 262_144) -> torch.Tensor:
+    """``(N, D)`` coordinates -> ``(N, C)`` outputs, in chunks to bound memory."""
+    return torch.cat([model(c).float() for c in coords.split(chunk)])
+
+
+def fit(
+    model: nn.Module,
+    coords: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    steps: int,
+    lr: float = 1e-4,
+    supervise: str = "value",
+    reference: torch.Tensor | None = None,
+    batch_size: int | None = None,
+    log_steps: list[int] | None = None,
+    seed: int = 0,
+    bf16: bool = False,
+    progress: bool = True,
+    desc: str | None = None,
+) -> FitResult:
+    """Fit ``model`` to one signal with Adam on the MSE of its supervision.
+
+    Args:
+        model: maps ``(N, D)`` coordinates to ``(N, C)`` values.
+        coords: ``(N, D)`` in [-1, 1].
+        target: ``(N, C)`` values, ``(N, D)`` gradients or ``(N, 1)`` Laplacians, per ``supervise``.
+        steps: optimiser steps (at least 1).
+        lr: Adam learning rate.
+        supervise: ``value``, ``gradient`` or ``laplacian``.
+        reference: ``(N, C)`` signal to report PSNR against (default ``target`` when supervising values);
+            derivative supervision reports PSNR after :func:`align`.
+        batch_size: points per step; None or ``>= N`` uses every point (full batch).
+        log_steps: steps at which loss and PSNR are recorded (default ~20 evenly spaced, and ``steps``).
+        seed: seeds the batch sampler with ``(seed, step)``.
+        bf16: bfloat16 autocast for value supervision (matmuls in bf16, accumulation in fp32).
+        progress: show a tqdm bar.
+        desc: the bar's label.
+
+    Returns:
+        The fitted model, history, final prediction ``(N, C)`` (float32) and median seconds per step.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if supervise not in SUPERVISIONS:
+        raise ValueError(f"unknown supervision {supervise!r}: choose from {', '.join(SUPERVISIONS)}")
+    if coords.dim() != 2 or target.dim() != 2 or coords.shape[0] != target.shape[0]:
+        shapes = f"{tuple(coords.shape)} and {tuple(target.shape)}"
+        raise ValueError(f"coords (N, D) and target (N, C) must have the same N, got {shapes}")
+    if reference is None:
+        if supervise != "value":
+            raise ValueError("derivative supervision needs the reference signal to report PSNR")
+        reference = target
+    n = coords.shape[0]
+    full = batch_size is None or batch_size >= n
+    log_set = set(log_steps) if log_steps is not None else set(range(0, steps + 1, max(1, steps // 20)))
+    log_set.add(steps)
+
+    def metric(p: torch.Tensor) -> float:
+        return psnr(p if supervise == "value" else align(p, reference), reference)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator(device=coords.device)
+    history = FitHistory()
+    times: list[float] = []
+    prediction = None
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    for step in range(steps + 1):
+        logging_now = step in log_set
+        if not full and (logging_now or step == steps):
+            if supervise == "value":
+                prediction = predict(model, coords)
+                history.log(step, mse(prediction, target), metric(prediction))
+            else:  # derivatives need a graph: evaluate the whole set once
+                out, derived = _supervised_output(model, coords, supervise, False)
+                prediction = out.detach().float()
+                history.log(step, mse(derived.detach(), target), metric(prediction))
+        if step == steps and not full:
+            break
+        start = time.perf_counter()
+        if full:
+            out, derived = _supervised_output(model, coords, supervise, bf16)
+            loss = ((derived - target) ** 2).mean()
+            if logging_now:
+                prediction = out.detach().float()
+                history.log(step, loss.item(), metric(prediction))
+            if step == steps:
+                break
+        else:
+            generator.manual_seed(seed * 1_000_003 + step)
+            idx = torch.randint(0, n, (batch_size,), generator=generator, device=coords.device)
+            _, derived = _supervised_output(model, coords[idx], supervise, bf16)
+            loss = ((derived - target[idx]) ** 2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+        bar.update(1)
+        if logging_now:
+            bar.set_postfix(loss=f"{history.loss[-1]:.3g}", psnr=f"{history.psnr[-1]:.2f}")
+    bar.close()
+    model.eval()
+    seconds = sorted(times)[len(times) // 2]
+    logger.info("fit: %d steps, %.3f s/step, final PSNR %.2f dB", steps, seconds, history.psnr[-1])
+    return FitResult(model=model, history=history, prediction=prediction, seconds_per_step=seconds)
