@@ -1,0 +1,176 @@
+"""eval/inpaint.py end to end on a tiny saved model and tiny synthetic data (CPU, no network)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hypersiren import metrics
+from hypersiren.masks import KINDS
+from hypersiren.model import HyperSiren, HyperSirenConfig
+
+SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "inpaint.py"
+N_IMAGES = 5
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("eval_inpaint", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+inpaint = _load_script()
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inpaint")
+    torch.manual_seed(0)
+    HyperSiren(HyperSirenConfig.tiny(image_size=32)).save_pretrained(root / "model")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32] / 31.0
+    images = np.stack([np.stack([yy, xx, (yy + xx) / 2], -1) * rng.uniform(0.3, 1.0) for _ in range(N_IMAGES)])
+    np.savez(root / "test.npz", images=(images * 255).astype(np.uint8), ids=np.arange(N_IMAGES))
+    hole = np.zeros((64, 64), np.uint8)
+    hole[20:40, 10:50] = 255  # white = missing
+    Image.fromarray(hole).save(root / "hole.png")
+    (root / "empty_model").mkdir()
+    (root / "empty_model" / "config.json").write_text(json.dumps({"image_size": 32}))
+    return root
+
+
+def run(assets, tmp_path, *extra: str) -> dict:
+    args = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--out", str(tmp_path / "out"),
+            "--batch_size", "2", "--no_lpips", *extra]  # fmt: skip
+    return inpaint.main(args)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_mask_end_to_end(assets, tmp_path, capsys, kind):
+    extra = ["--mask", kind] + (["--mask_path", str(assets / "hole.png")] if kind == "file" else [])
+    results = run(assets, tmp_path, *extra)
+    key = {"random": "random_100", "bernoulli": "bernoulli_100"}.get(kind, kind)
+    out = tmp_path / "out"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(results)), "main returns what metrics.json holds"
+    r = saved[key]
+    assert r["images"] == N_IMAGES and 0 < r["mse"] < 1 and r["lpips"] is None, r
+    assert (r["mse_missing"] is None) == (kind == "full"), "nothing is missing only under 'full'"
+    rows = list(csv.DictReader(open(out / "per_image.csv")))
+    assert len(rows) == N_IMAGES and {"mse", "psnr_missing", "ssim", "lpips"} <= set(rows[0])
+    assert (out / f"grid_{key}.png").stat().st_size > 1000
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[0].startswith("data: ") and "test.npz, 5 images" in printed[0], "the data is named"
+    assert printed[-1].startswith("inpainted ") and "metrics.json" in printed[-1], "last line: the summary"
+
+
+def test_paper_protocol_keys_and_reference(assets, tmp_path, capsys):
+    results = run(assets, tmp_path, "--protocol", "paper")
+    for key in ("10", "100", "1000", "half", "full"):
+        assert isinstance(results[key]["mse"], float), key
+    assert results["10"]["paper"]["SIREN CNN+HN"] == 0.033 and results["half"]["mask"] == "half"
+    assert 900 < results["1000"]["mean_observed"] < 1100, "Bernoulli p = 1000/1024"
+    table = capsys.readouterr().out
+    assert "0.033" in table and "0.039" in table and "SIREN CNN+HN" in table
+    exact = run(assets, tmp_path, "--protocol", "paper", "--context_sampling", "exact")
+    assert exact["100"]["mean_observed"] == 100 and exact["100"]["mask"] == "random"
+
+
+def test_seeded_and_refined_and_rendered(assets, tmp_path):
+    a = run(assets, tmp_path, "--mask", "random", "--refine_steps", "3", "--render_size", "48")
+    b = run(assets, tmp_path, "--mask", "random", "--refine_steps", "3", "--render_size", "48", "--batch_size", "5")
+    assert a["random_100"]["mse"] == pytest.approx(b["random_100"]["mse"], rel=1e-5), "masks independent of batching"
+    assert a["random_100"]["refined"]["mse"] is not None
+    assert "refined_mse" in open(tmp_path / "out" / "per_image.csv").readline()
+
+
+def test_lpips_from_env_weights(assets, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    ref = metrics.random_lpips()
+    state = {}
+    for slice_name, idx in metrics._ALEX_CONVS:
+        conv = getattr(ref.net, slice_name)._modules[str(idx)]
+        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = conv.weight.numpy(), conv.bias.numpy()
+    np.savez(tmp_path / "alex.npz", **state)
+    monkeypatch.setenv(metrics.LPIPS_WEIGHTS_ENV, str(tmp_path / "alex.npz"))
+    args = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--out", str(tmp_path / "o")]
+    results = inpaint.main(args)
+    assert results["center"]["lpips"] is not None and results["center"]["lpips"] > 0
+    monkeypatch.setenv(metrics.LPIPS_WEIGHTS_ENV, str(tmp_path / "missing.npz"))
+    results = inpaint.main(args)
+    assert results["center"]["lpips"] is None and results["meta"]["lpips"] == "unavailable", "LPIPS never fails a run"
+
+
+def test_offline_default_data_falls_back_to_demo_images(assets, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(inpaint, "_hub_reachable", lambda timeout=3.0: False)
+    results = inpaint.main(["--model", str(assets / "model"), "--out", str(tmp_path / "o"), "--no_lpips"])
+    assert "bundled demo images" in results["meta"]["data"] and results["center"]["images"] == 6
+    assert "bundled demo images" in capsys.readouterr().out
+
+
+def test_default_model_is_the_shipped_one(monkeypatch, tmp_path):
+    assert inpaint.DEFAULT_MODEL == Path(inpaint.hypersiren.__file__).resolve().parent / "pretrained" / "celeba32"
+    monkeypatch.setattr(inpaint, "DEFAULT_MODEL", tmp_path / "nothing")
+    with pytest.raises(inpaint.EvalError, match="model folder not found"):
+        inpaint.main(["--out", str(tmp_path / "o")])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--mask", "file", "--mask_path", "BAD"], "cannot read mask file"),
+        (["--mask", "blob"], "invalid choice: 'blob'"),
+        (["--mask", "random", "--num_context", "5000"], r"num_context must lie in [0, 1024]"),
+        (["--model", "EMPTY"], "no weights file"),
+        (["--data", "NOWHERE/x.npz"], "does not exist"),
+    ],
+)
+def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, capsys, extra, message):
+    (tmp_path / "bad.png").write_text("not an image")
+    subst = {"BAD": str(tmp_path / "bad.png"), "EMPTY": str(assets / "empty_model"), "NOWHERE": str(tmp_path / "no")}
+    extra = [subst.get(a, a.replace("NOWHERE", subst["NOWHERE"])) for a in extra]
+    argv = ["inpaint.py", "--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--no_lpips",
+            "--out", str(tmp_path / "o"), *extra]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: " in err and message in err and "Traceback" not in err, err
+
+
+def test_subprocess_error_and_help(assets, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--model", str(assets / "empty_model"), "--no_lpips"],
+                         capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr, bad.stderr
+    help_text = inpaint.build_parser().format_help()
+    for flag in (
+        "--model",
+        "--data",
+        "--mask",
+        "--num_context",
+        "--limit",
+        "--batch_size",
+        "--seed",
+        "--out",
+        "--render_size",
+        "--protocol",
+        "--refine_steps",
+        "--refine_lr",
+        "--refine_weights",
+        "--lpips_weights",
+    ):
+        assert flag in help_text, flag  # fmt: skip
