@@ -13,7 +13,8 @@ Conventions, used by every module:
 - Randomness goes through explicit ``torch.Generator`` objects seeded from (seed, step).
 """
 
+from hypersiren.model import HyperSiren, HyperSirenConfig
 from hypersiren.siren import SineLayer, Siren
 
-__all__ = ["SineLayer", "Siren"]
+__all__ = ["HyperSiren", "HyperSirenConfig", "SineLayer", "Siren"]
 __version__ = "0.1.0"

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -229,8 +230,8 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         metrics["peak_rss_gb"] = _peak_rss_gb()
         (out / "final_metrics.json").write_text(json.dumps(metrics, indent=2))
     accelerator.end_training()
-    accelerator.print(f"trained to step {step + 1 if cfg.max_steps > start else start}: "
-                      + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()) + f"; model exported to {out}")  # fmt: skip
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    accelerator.print(f"trained to step {step + 1 if cfg.max_steps > start else start}: {summary}; exported to {out}")
     return metrics
 
 
@@ -265,7 +266,14 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
 
 
+# glibc hands the large buffers of each step back to the kernel and faults them in again on the next: a third
+# of a CPU step went to the kernel (measured). Keeping freed memory in the heap removes that cost.
+_GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
+
+
 if __name__ == "__main__":
+    if sys.platform == "linux" and "GLIBC_TUNABLES" not in os.environ:
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "GLIBC_TUNABLES": _GLIBC_TUNABLES})
     logging.basicConfig(level=logging.WARNING)
     try:
         main(parse_args(sys.argv[1:]))
