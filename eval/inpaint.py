@@ -77,24 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_context", type=int, default=100, help="context pixels for --mask random/bernoulli")
     p.add_argument("--center_frac", type=float, default=0.5, help="side of the center hole / image side")
     p.add_argument("--mask_path", default=None, help="mask image for --mask file (white = missing)")
-    p.add_argument("--protocol", default=None, choices=["paper"], help="paper: context 10/100/1000, half, full")
+    p.add_argument(
+        "--protocol", default=None, choices=["paper"], help="paper: context 10/100/1000, half, full (overrides --mask)"
+    )
     p.add_argument("--context_sampling", default="bernoulli", choices=["bernoulli", "exact"],
                    help="--protocol paper context: Bernoulli p=N/(HW) (official CNN test) or exactly N")  # fmt: skip
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
-    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument("--batch_size", type=int, default=256, help="images per forward pass")
     p.add_argument("--seed", type=int, default=0, help="seeds the masks")
     p.add_argument("--out", default="runs/inpaint", help="output folder")
     p.add_argument("--render_size", type=int, default=None,
                    help="also render the completed SIRENs at this side in the figure (metrics stay at the "
                    "model's resolution, where ground truth exists)")  # fmt: skip
     p.add_argument("--refine_steps", type=int, default=0, help="test-time Adam steps on the observed pixels")
-    p.add_argument("--refine_lr", type=float, default=1e-2)
+    p.add_argument("--refine_lr", type=float, default=1e-2, help="Adam learning rate of the refinement")
     p.add_argument("--refine_weights", action="store_true", help="refine offsets on the generated weights too")
     p.add_argument("--lpips_weights", default=None, help=f"AlexNet weights .npz/.pth (or ${M.LPIPS_WEIGHTS_ENV})")
     p.add_argument("--no_lpips", action="store_true", help="skip LPIPS (reported as unavailable)")
-    p.add_argument("--bf16_encoder", action=argparse.BooleanOptionalAction, default=False,
-                   help="run the encoder under bf16 autocast (the SIREN always runs in fp32)")  # fmt: skip
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--bf16_encoder", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the encoder under bf16 autocast (1.8x faster on this CPU, latent within 1%%; the "
+                   "hypernetwork and SIREN always run in fp32)")  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     return p
 
 
@@ -106,6 +109,8 @@ def load_model(spec: str | None, device: str) -> tuple[HyperSiren, str]:
             hint = " (the package ships no checkpoint yet: pass --model DIR)" if spec is None else ""
             raise EvalError(f"model folder not found: {path}{hint}")
         return HyperSiren.from_pretrained(str(path)).to(device).eval(), str(path)
+    if not _hub_reachable():
+        raise EvalError(f"model {spec!r}: no such folder, and the Hub (for a model id) is unreachable")
     try:
         return HyperSiren.from_pretrained(spec).to(device).eval(), f"hub:{spec}"
     except CheckpointError:
@@ -191,7 +196,7 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
         context = torch.where(obs, x, torch.zeros_like(x))  # the model never sees a missing pixel
         outputs = {}
         with torch.inference_mode():
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16_encoder and args.device == "cpu"):
+            with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16_encoder):
                 latent = model.encode(context, obs)
             generated = model.generate(latent.float())
             outputs[""] = (model.decode(generated, size, size), generated)
@@ -280,7 +285,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
         raise EvalError(f"--batch_size and --limit must be positive, got {args.batch_size} and {args.limit}")
     if args.render_size is not None and args.render_size < 1:
         raise EvalError(f"--render_size must be positive, got {args.render_size}")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     model, model_name = load_model(args.model, args.device)
     size = model.config.image_size
     plan = settings(args)
@@ -321,6 +326,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
                        "lpips": "unavailable" if lpips_model is None else "alexnet v0.1, upsampled to 64",
                        "refine": {"steps": args.refine_steps, "lr": args.refine_lr, "weights": args.refine_weights},
                        "bf16_encoder": args.bf16_encoder, "seconds": round(time.perf_counter() - t0, 2),
+                       "cpu_seconds": round(time.process_time() - cpu0, 2), "threads": torch.get_num_threads(),
                        "definitions": "mse: paper's (raw output clipped, all pixels, [0,1]); *_missing: missing "
                        "pixels only; ssim, lpips: completed image (observed pixels kept)"}  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -77,11 +77,15 @@ def psnr(
     return psnr_from_mse(mse(pred, target, region), data_range)
 
 
-def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
+def _gaussian_band(n: int, size: int, sigma: float, device: torch.device) -> torch.Tensor:
+    """``(n, n - size + 1)`` banded matrix: ``t @ band`` is a valid 1-D Gaussian filter along the last axis."""
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
     g = g / g.sum()
-    return torch.outer(g, g)  # (size, size)
+    band = torch.zeros(n, n - size + 1, dtype=torch.float64)
+    for j in range(n - size + 1):
+        band[j : j + size, j] = g
+    return band.to(device=device, dtype=torch.float32)
 
 
 def ssim(
@@ -95,22 +99,18 @@ def ssim(
     Returns:
         ``(B,)``, 1 for identical images.
     """
-    b, c, h, w = pred.shape
+    h, w = pred.shape[-2:]
     size = min(window_size, h, w)
     size -= 1 - size % 2  # odd
-    x, y = pred.double(), target.double()
-    window = _gaussian_window(size, sigma).to(x.device).expand(c, 1, size, size)  # (C, 1, k, k), depthwise
-
-    def filt(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, groups=c)  # (B, C, H - k + 1, W - k + 1)
-
-    mu_x, mu_y = filt(x), filt(y)
-    var_x = filt(x * x) - mu_x**2
-    var_y = filt(y * y) - mu_y**2
-    cov = filt(x * y) - mu_x * mu_y
+    x, y = pred.float(), target.float()
+    # The separable Gaussian as two banded matmuls: far faster on a CPU than a depthwise 11x11 conv.
+    band_h, band_w = _gaussian_band(h, size, sigma, x.device), _gaussian_band(w, size, sigma, x.device)
+    maps = torch.stack([x, y, x * x, y * y, x * y])  # (5, B, C, H, W)
+    mu_x, mu_y, xx, yy, xy = band_h.T @ maps @ band_w  # each (B, C, H - k + 1, W - k + 1)
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return s.flatten(1).mean(1).to(pred.dtype if pred.is_floating_point() else torch.float32)
+    return s.flatten(1).mean(1)
 
 
 def _quiet_lpips(**kwargs) -> nn.Module:

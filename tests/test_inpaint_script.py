@@ -135,6 +135,7 @@ def test_default_model_is_the_shipped_one(monkeypatch, tmp_path):
         (["--mask", "random", "--num_context", "5000"], r"num_context must lie in [0, 1024]"),
         (["--model", "EMPTY"], "no weights file"),
         (["--data", "NOWHERE/x.npz"], "does not exist"),
+        (["--model", "NOWHERE/model"], "model folder not found"),
     ],
 )
 def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, capsys, extra, message):
