@@ -1,10 +1,11 @@
 """Hypernetworks: a latent code -> the parameters of a SIREN (SIREN Sec. 4.4, supplement Sec. 9).
 
 - ``full`` (the paper's): one ReLU MLP per SIREN parameter tensor, ``latent -> hidden -> ... -> numel``.
-  As in the official ``hyper_weight_init``, last-layer weights are Kaiming-normal / 100. Deviation: the
-  official code draws every last-layer bias from U(-1/n_in, 1/n_in); we set it to a freshly
-  SIREN-initialised copy of the tensor it generates, so the generated SIREN starts exactly
-  SIREN-initialised (first layer, hidden layers and biases alike) up to the small latent term.
+  Deviation in the last layer's init: the official ``hyper_weight_init`` uses Kaiming-normal / 100 weights
+  and U(-1/n_in, 1/n_in) biases for every tensor, whose latent term (std ~0.01 for a unit-variance latent)
+  is larger than a hidden SIREN weight's own spread (~0.003). We set the bias to a freshly
+  SIREN-initialised copy of the tensor it generates and scale the weights so that the latent moves each
+  generated value by ~10% of that tensor's init spread: generated SIRENs start SIREN-initialised.
 - ``film`` (lighter): a shared, trainable SIREN whose sine layers are modulated per sample,
   ``sin(omega_0 * ((1 + scale) * (W x + b) + shift))``, with (scale, shift) from one MLP of the latent
   (FiLM / functa-style). Its last layer starts near zero, so the SIREN starts SIREN-initialised too.
@@ -77,6 +78,8 @@ class FullHypernet(nn.Module):
             net = _mlp(latent_dim, hidden_features, hidden_layers, p.numel())
             with torch.no_grad():
                 net[-1].bias.copy_(p.detach().flatten())
+                # unit-variance features then move each weight by ~10% of its SIREN init spread
+                net[-1].weight.normal_(0.0, 0.1 * p.detach().std().item() / hidden_features**0.5)
             self.nets[name.replace(".", "_")] = net
 
     def forward(self, latent: torch.Tensor) -> Generated:

@@ -1,0 +1,181 @@
+"""HyperSiren: shapes, hypernetwork outputs, SIREN init at start, gradients, strict save/load."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from hypersiren import HyperSiren, HyperSirenConfig, Siren
+from hypersiren.hypernet import FullHypernet
+from hypersiren.model import CheckpointError
+from hypersiren.siren import bias_bound, first_layer_bound, hidden_layer_bound
+
+VARIANTS = [
+    dict(encoder="conv", hypernet="film"),
+    dict(encoder="conv", hypernet="full"),
+    dict(encoder="paper_cnn", hypernet="full"),
+    dict(encoder="set", hypernet="film"),
+    dict(encoder="timm:resnet10t", hypernet="film"),
+]
+
+
+def _batch(size: int = 16, b: int = 2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(b, 3, size, size, generator=g) * 2 - 1
+    observed = torch.rand(b, 1, size, size, generator=g) < 0.3
+    return images, observed
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v['encoder']}-{v['hypernet']}")
+def test_shapes_and_gradients_reach_every_parameter(variant):
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, **variant))
+    images, observed = _batch()
+    out = model(images, observed)
+    assert out.images.shape == images.shape
+    assert out.latent.shape == (2, model.config.latent_dim)
+    out.images.pow(2).mean().backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, f"no gradient reaches {no_grad}"
+
+
+def test_full_hypernet_outputs_match_siren_names_and_shapes():
+    model = HyperSiren(HyperSirenConfig.tiny(hypernet="full"))
+    images, observed = _batch(32, b=3)
+    generated = model(images, observed).generated
+    expected = {n: (3, *p.shape) for n, p in Siren(2, 16, 1, 3).named_parameters()}
+    assert {n: tuple(t.shape) for n, t in generated.params.items()} == expected
+    assert not any(p.requires_grad for p in model.siren.parameters()), "the full hypernet's SIREN is a template"
+
+
+def test_generated_siren_starts_siren_initialised():
+    torch.manual_seed(0)
+    siren = Siren(2, 64, 2, 3)
+    hyper = FullHypernet(32, siren, hidden_features=32)
+    params = hyper(torch.randn(256, 32)).params  # 256 generated SIRENs
+    w0, w1, wl = params["net.0.linear.weight"], params["net.1.linear.weight"], params["last.weight"]
+    # uniform(-a, a) has std a / sqrt(3); the latent adds a small perturbation on top
+    for w, bound in [
+        (w0, first_layer_bound(2)),
+        (w1, hidden_layer_bound(64, 30.0)),
+        (wl, hidden_layer_bound(64, 30.0)),
+    ]:
+        std = w.std().item()
+        assert abs(std - bound / math.sqrt(3)) < 0.1 * bound / math.sqrt(3), f"std {std} vs SIREN init bound {bound}"
+        assert w.abs().max() < 1.5 * bound  # uniform edge plus the Gaussian tail of the latent term
+    b1 = params["net.1.linear.bias"]
+    assert b1.abs().max() < 1.5 * bias_bound(64)
+    # per-sample variation is small compared with the SIREN init itself
+    assert (w1 - w1.mean(0)).std() < 0.05 * w1.std()
+
+
+def test_film_starts_as_the_shared_siren():
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(hypernet="film"))
+    images, observed = _batch(8, b=2)
+    out = model(images, observed)
+    from hypersiren.coords import grid, points_to_image
+
+    plain = points_to_image(model.siren(grid(8, 8)).unsqueeze(0), 8, 8)
+    assert (out.images - plain).abs().max() < 0.05
+
+
+def test_render_at_any_resolution_and_inpaint_keeps_observed():
+    model = HyperSiren(HyperSirenConfig.tiny()).eval()
+    images, observed = _batch(16)
+    big = model.render(images, observed, 48, 48)
+    assert big.shape == (2, 3, 48, 48) and big.abs().max() <= 1
+    filled = model.inpaint(images, observed)
+    assert torch.equal(filled[observed.expand_as(images)], images[observed.expand_as(images)])
+
+
+def test_paper_encoder_rejects_wrong_image_size():
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="paper_cnn", image_size=32))
+    images, observed = _batch(16)
+    with pytest.raises(ValueError, match="fixed to 32x32"):
+        model(images, observed)
+
+
+def test_bad_shapes_are_named():
+    model = HyperSiren(HyperSirenConfig.tiny())
+    images, observed = _batch(16)
+    with pytest.raises(ValueError, match="expected images"):
+        model(images[:, :1], observed)
+    with pytest.raises(ValueError, match="observed must be"):
+        model(images, observed[:, :, :8])
+
+
+def test_save_load_round_trip_exact_and_strict(tmp_path):
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(hypernet="full")).eval()
+    model.save_pretrained(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
+    assert json.loads((tmp_path / "config.json").read_text())["hypernet"] == "full"
+    loaded = HyperSiren.from_pretrained(tmp_path)
+    assert not loaded.training
+    for (n, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), n
+    images, observed = _batch(16)
+    assert torch.equal(model(images, observed).images, loaded(images, observed).images)
+
+
+def test_load_rejects_missing_extra_and_corrupt(tmp_path):
+    import safetensors.torch
+
+    model = HyperSiren(HyperSirenConfig.tiny())
+    model.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    state = safetensors.torch.load_file(str(weights))
+    # an extra key
+    safetensors.torch.save_file({**state, "extra.weight": torch.zeros(1)}, str(weights))
+    with pytest.raises(CheckpointError, match="unexpected keys"):
+        HyperSiren.from_pretrained(tmp_path)
+    # a missing key
+    state.pop(next(iter(state)))
+    safetensors.torch.save_file(state, str(weights))
+    with pytest.raises(CheckpointError, match="missing keys"):
+        HyperSiren.from_pretrained(tmp_path)
+    # truncated
+    model.save_pretrained(tmp_path)
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        HyperSiren.from_pretrained(tmp_path)
+    # no weights at all
+    weights.unlink()
+    with pytest.raises(CheckpointError, match="no weights file"):
+        HyperSiren.from_pretrained(tmp_path)
+
+
+def test_config_json_with_unknown_key_is_rejected(tmp_path):
+    from hypersiren.config import ConfigError
+
+    HyperSiren(HyperSirenConfig.tiny()).save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "hiden_features": 3}))
+    with pytest.raises(ConfigError, match="hiden_features"):
+        HyperSiren.from_pretrained(tmp_path)
+
+
+def test_from_pretrained_repo_id_through_monkeypatched_download(tmp_path, monkeypatch):
+    import huggingface_hub.hub_mixin as hub_mixin
+
+    import hypersiren.model as model_module
+
+    model = HyperSiren(HyperSirenConfig.tiny()).eval()
+    model.save_pretrained(tmp_path / "snapshot")
+    calls = []
+
+    def fake_download(repo_id, filename, **kwargs):
+        calls.append((repo_id, filename))
+        return str(tmp_path / "snapshot" / filename)
+
+    monkeypatch.setattr(hub_mixin, "hf_hub_download", fake_download)
+    monkeypatch.setattr(model_module, "hf_hub_download", fake_download)
+    loaded = HyperSiren.from_pretrained("someone/hypersiren-celeba32")
+    assert ("someone/hypersiren-celeba32", "config.json") in calls
+    assert ("someone/hypersiren-celeba32", "model.safetensors") in calls
+    images, observed = _batch(16)
+    assert torch.equal(model(images, observed).images, loaded(images, observed).images)
