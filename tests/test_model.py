@@ -68,8 +68,8 @@ def test_generated_siren_starts_siren_initialised():
         assert w.abs().max() < 1.5 * bound  # uniform edge plus the Gaussian tail of the latent term
     b1 = params["net.1.linear.bias"]
     assert b1.abs().max() < 1.5 * bias_bound(64)
-    # per-sample variation is small compared with the SIREN init itself
-    assert (w1 - w1.mean(0)).std() < 0.05 * w1.std()
+    # the latent moves each weight by ~10% of the SIREN init spread
+    assert (w1 - w1.mean(0)).std() < 0.15 * w1.std()
 
 
 def test_film_starts_as_the_shared_siren():
