@@ -1,0 +1,103 @@
+"""train/celeba.py: in-process and through `accelerate launch` (1 and 2 processes), exact resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import safetensors.torch
+import torch
+
+from hypersiren import HyperSiren
+from hypersiren.config import ConfigError
+from hypersiren.data import DataError
+from helpers import ROOT, load_script, write_npz_split
+
+celeba = load_script("train/celeba.py")
+
+
+def _cfg(tmp_path, *extra: str):
+    data = write_npz_split(tmp_path / "data")
+    return celeba.parse_args(["--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}",
+                              f"--output_dir={tmp_path / 'run'}", *extra])  # fmt: skip
+
+
+def test_tiny_training_exports_a_loadable_model(tmp_path):
+    cfg = _cfg(tmp_path)
+    metrics = celeba.main(cfg)
+    run = tmp_path / "run"
+    assert {"mse_ctx100", "mse_ctx1000", "mse_center"} <= set(metrics)
+    assert (run / "config.yaml").is_file() and (run / "metrics.jsonl").is_file()
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
+    model = HyperSiren.from_pretrained(run)
+    assert model.config.image_size == 16 and not model.training
+
+
+def test_loss_decreases(tmp_path):
+    cfg = _cfg(tmp_path, "--max_steps=60", "--eval_every=1000", "--checkpoint_every=1000", "--lr=3e-3",
+               "--batch_size=16")  # fmt: skip
+    celeba.main(cfg)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    mse = [r["mse"] for r in records if "mse" in r]
+    first, last = sum(mse[:10]) / 10, sum(mse[-10:]) / 10
+    assert last < 0.7 * first, f"training MSE went from {first:.4f} to {last:.4f}"
+
+
+def test_resume_is_exact(tmp_path):
+    full = celeba.main(_cfg(tmp_path))
+    resumed_dir = tmp_path / "resumed"
+    resumed = celeba.main(_cfg(tmp_path, f"--output_dir={resumed_dir}",
+                               f"--resume_from={tmp_path / 'run' / 'checkpoint-3'}"))  # fmt: skip
+    a = safetensors.torch.load_file(str(tmp_path / "run" / "model.safetensors"))
+    b = safetensors.torch.load_file(str(resumed_dir / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+    assert full == pytest.approx(resumed)
+
+
+def test_resume_latest_without_checkpoint_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="no complete checkpoint"):
+        celeba.main(_cfg(tmp_path, "--resume_from=latest"))
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="bach_size"):
+        _cfg(tmp_path, "--bach_size=3")
+    with pytest.raises(ConfigError, match="lr"):
+        _cfg(tmp_path, "--lr=fast")
+
+
+def test_missing_data_path_is_named(tmp_path):
+    cfg = _cfg(tmp_path, f"--data={tmp_path / 'nowhere'}")
+    with pytest.raises(DataError, match="nowhere"):
+        celeba.main(cfg)
+
+
+def _launch(tmp_path, *launch_args: str) -> subprocess.CompletedProcess:
+    data = write_npz_split(tmp_path / "data")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, "--num_machines=1",
+           "--mixed_precision=no", "--dynamo_backend=no", str(ROOT / "train/celeba.py"),
+           "--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}", f"--output_dir={tmp_path / 'run'}"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_accelerate_launch(tmp_path, processes):
+    args = ["--cpu", "--num_processes=1"] if processes == 1 else ["--multi_gpu", "--num_processes=2"]
+    result = _launch(tmp_path, *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"processes: {processes} " in result.stdout, result.stdout[-2000:]
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert "exported to" in result.stdout.strip().splitlines()[-1]
+
+
+def test_script_reports_bad_config_key_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"),
+                             "--no_such_key=1"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert "no_such_key" in result.stderr and "Traceback" not in result.stderr
