@@ -148,7 +148,11 @@ def evaluate(model, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Acc
 
 def main(cfg: TrainConfig) -> dict[str, float]:
     """Train, checkpoint, validate and export; returns the last validation metrics."""
+    # Accelerate makes torchrun's workers on a machine without GPUs independent single processes unless it is
+    # told cpu=True; with it they form one gloo group (`accelerate launch --multi_gpu --num_processes 2`).
+    multi_process_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     accelerator = Accelerator(
+        cpu=multi_process_cpu,
         mixed_precision=cfg.mixed_precision,
         log_with="tensorboard" if cfg.tensorboard else None,
         project_dir=cfg.output_dir,
