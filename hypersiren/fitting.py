@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -76,12 +77,13 @@ class FitHistory:
 
 @dataclass
 class FitResult:
-    """The fitted model, its history, the final prediction ``(N, C)`` and the median step time."""
+    """The fitted model, its history, the final prediction ``(N, C)``, the median and every step time."""
 
     model: nn.Module
     history: FitHistory
     prediction: torch.Tensor
     seconds_per_step: float
+    step_seconds: list[float] = field(default_factory=list)
 
 
 def _supervised_output(
@@ -97,6 +99,19 @@ def _supervised_output(
     if supervise == "gradient":
         return out, operators.gradient(out, coords)
     return out, operators.laplacian(out, coords)
+
+
+def _compiled_or_eager(compiled: nn.Module, model: nn.Module, probe: torch.Tensor, bf16: bool) -> nn.Module:
+    """The compiled model if a forward and backward on ``probe`` work, else the eager one."""
+    try:
+        out, derived = _supervised_output(compiled, probe, "value", bf16)
+        derived.sum().backward()
+        model.zero_grad(set_to_none=True)
+        return compiled
+    except Exception as err:  # Inductor reports failures with many exception types
+        logger.warning("torch.compile failed (%s: %s); fitting in eager mode", err.__class__.__name__, err)
+        model.zero_grad(set_to_none=True)
+        return model
 
 
 @torch.no_grad()
@@ -118,8 +133,10 @@ def fit(
     log_steps: list[int] | None = None,
     seed: int = 0,
     bf16: bool = False,
+    compile: bool = False,
     progress: bool = True,
     desc: str | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> FitResult:
     """Fit ``model`` to one signal with Adam on the MSE of its supervision.
 
@@ -136,8 +153,11 @@ def fit(
         log_steps: steps at which loss and PSNR are recorded (default ~20 evenly spaced, and ``steps``).
         seed: seeds the batch sampler with ``(seed, step)``.
         bf16: bfloat16 autocast for value supervision (matmuls in bf16, accumulation in fp32).
+        compile: ``torch.compile`` the model for value supervision; falls back to eager (with a warning)
+            if compilation fails. The first step then includes the compile time.
         progress: show a tqdm bar.
         desc: the bar's label.
+        on_step: called with the step number after each update, outside the timed region.
 
     Returns:
         The fitted model, history, final prediction ``(N, C)`` (float32) and median seconds per step.
@@ -161,6 +181,12 @@ def fit(
     def metric(p: torch.Tensor) -> float:
         return psnr(p if supervise == "value" else align(p, reference), reference)
 
+    runner = model
+    if compile and supervise == "value":
+        runner = torch.compile(model)
+    elif compile:
+        logger.warning("compile is ignored for %s supervision: double backward needs eager autograd", supervise)
+
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator(device=coords.device)
     history = FitHistory()
@@ -180,8 +206,10 @@ def fit(
         if step == steps and not full:
             break
         start = time.perf_counter()
+        if runner is not model and step == 0:
+            runner = _compiled_or_eager(runner, model, coords[: min(n, 1024)], bf16)
         if full:
-            out, derived = _supervised_output(model, coords, supervise, bf16)
+            out, derived = _supervised_output(runner, coords, supervise, bf16)
             loss = ((derived - target) ** 2).mean()
             if logging_now:
                 prediction = out.detach().float()
@@ -191,17 +219,19 @@ def fit(
         else:
             generator.manual_seed(seed * 1_000_003 + step)
             idx = torch.randint(0, n, (batch_size,), generator=generator, device=coords.device)
-            _, derived = _supervised_output(model, coords[idx], supervise, bf16)
+            _, derived = _supervised_output(runner, coords[idx], supervise, bf16)
             loss = ((derived - target[idx]) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         times.append(time.perf_counter() - start)
+        if on_step is not None:
+            on_step(step)
         bar.update(1)
         if logging_now:
             bar.set_postfix(loss=f"{history.loss[-1]:.3g}", psnr=f"{history.psnr[-1]:.2f}")
     bar.close()
     model.eval()
-    seconds = sorted(times)[len(times) // 2]
+    seconds = sorted(times[1:] or times)[len(times[1:] or times) // 2]  # step 0 may include compilation
     logger.info("fit: %d steps, %.3f s/step, final PSNR %.2f dB", steps, seconds, history.psnr[-1])
-    return FitResult(model=model, history=history, prediction=prediction, seconds_per_step=seconds)
+    return FitResult(model, history, prediction, seconds, times)

@@ -5,8 +5,16 @@ layer computes ``sin(omega_0 * (W x + b))``; first-layer weights are U(-1/n_in, 
 U(-sqrt(6/n_in)/omega_0, +); biases keep the ``nn.Linear`` default; the output layer is linear with the
 hidden initialisation. (The paper's first-layer formula differs; the authors confirmed the code.)
 
-Deviation, for speed only: ``omega_0`` is folded into the (small) weight matrix and bias before the
-matmul instead of multiplying the (large) pre-activation, which is the same function and gradient.
+Deviations, for speed only (same function and gradient):
+
+- ``omega_0`` is folded into the (small) weight matrix and bias before the matmul instead of multiplying
+  the (large) pre-activation.
+- When a SIREN is trained on its own parameters with coordinates that need no gradient (fitting a
+  signal), each sine layer is one autograd Function (:class:`_SineLayerFunction`): the bias rides in the
+  matmul (``addmm``) and the backward builds ``cos(z) * grad`` in a single new buffer instead of two.
+  It is differentiable once; every other case (coordinates with ``requires_grad`` for derivative
+  losses, per-sample ``params``, ``modulations``, parameters that are not leaves as in meta-learning)
+  takes the plain, twice-differentiable path.
 
 Per-sample parameters (from a hypernetwork) are evaluated for the whole batch with batched matmuls;
 see :meth:`Siren.forward`.
@@ -19,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 def first_layer_bound(in_features: int) -> float:
@@ -58,6 +67,28 @@ class SineLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(..., in_features)`` -> ``(..., out_features)``."""
         return torch.sin(nn.functional.linear(x, self.omega_0 * self.linear.weight, self.omega_0 * self.linear.bias))
+
+
+class _SineLayerFunction(torch.autograd.Function):
+    """``sin(x (omega W)^T + omega b)`` with a lean backward; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, omega: float) -> torch.Tensor:
+        w = weight * omega
+        z = torch.addmm(bias * omega, x, w.t())  # (N, O); under autocast this runs in its dtype
+        ctx.save_for_backward(x, w, z)
+        ctx.omega, ctx.param_dtype = omega, weight.dtype
+        return torch.sin(z)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h: torch.Tensor):
+        x, w, z = ctx.saved_tensors
+        dz = torch.cos(z).mul_(grad_h)  # (N, O): the only large buffer the backward allocates
+        grad_x = dz.mm(w.to(dz.dtype)).to(x.dtype) if ctx.needs_input_grad[0] else None
+        grad_w = dz.t().mm(x.to(dz.dtype)).to(ctx.param_dtype).mul_(ctx.omega) if ctx.needs_input_grad[1] else None
+        grad_b = dz.sum(0, dtype=ctx.param_dtype).mul_(ctx.omega) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b, None
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -111,6 +142,15 @@ class Siren(nn.Module):
         with torch.no_grad():
             self.last.weight.uniform_(-bound, bound)
 
+    def _fast_path_ok(self, coords: torch.Tensor, params, modulations) -> bool:
+        """Fitting this module's own leaf parameters, first-order only: see the module docstring."""
+        if params or modulations is not None or coords.dim() != 2 or coords.requires_grad:
+            return False
+        if not torch.is_grad_enabled():
+            return False
+        weights = [layer.linear.weight for layer in self.net] + [layer.linear.bias for layer in self.net]
+        return all(p.is_leaf for p in weights) and any(p.requires_grad for p in weights)
+
     @property
     def omegas(self) -> list[float]:
         """The frequency factor of each sine layer, in order."""
@@ -134,6 +174,11 @@ class Siren(nn.Module):
         Returns:
             ``(N, out_features)`` when nothing is per-sample, else ``(B, N, out_features)``.
         """
+        if self._fast_path_ok(coords, params, modulations):
+            h = coords
+            for layer in self.net:
+                h = _SineLayerFunction.apply(h, layer.linear.weight, layer.linear.bias, layer.omega_0)
+            return nn.functional.linear(h, self.last.weight, self.last.bias)
         params = params or {}
         h = coords
         for i, layer in enumerate(self.net):

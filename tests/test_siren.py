@@ -66,3 +66,32 @@ def test_modulations_identity_and_shift():
     torch.testing.assert_close(out[1], m(coords), rtol=1e-5, atol=1e-5)
     shifted = m(coords, modulations=[(None, torch.full((3, 16), 0.1))] + [(None, None)] * 2)
     assert not torch.allclose(shifted[0], m(coords))
+
+
+def test_fused_training_path_matches_plain_autograd():
+    torch.manual_seed(0)
+    m = Siren(2, 32, 2, 3).double()
+    coords = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    target = torch.rand(50, 3, dtype=torch.float64)
+    assert m._fast_path_ok(coords, None, None), "fitting own parameters takes the fused path"
+    ((m(coords) - target) ** 2).mean().backward()
+    fused = {n: p.grad.clone() for n, p in m.named_parameters()}
+    m.zero_grad()
+    params = dict(m.named_parameters())  # same tensors, but passed explicitly: the plain path
+    assert not m._fast_path_ok(coords, params, None)
+    ((m(coords, params) - target) ** 2).mean().backward()
+    for n, p in m.named_parameters():
+        torch.testing.assert_close(fused[n], p.grad, msg=f"gradient of {n}")
+    with torch.no_grad():
+        torch.testing.assert_close(m(coords), m(coords, params))
+
+
+def test_coordinates_with_grad_stay_twice_differentiable():
+    torch.manual_seed(0)
+    m = Siren(2, 16, 1, 1)
+    coords = (torch.rand(20, 2) * 2 - 1).requires_grad_(True)
+    assert not m._fast_path_ok(coords, None, None)
+    out = m(coords)
+    (grad,) = torch.autograd.grad(out.sum(), coords, create_graph=True)
+    grad.pow(2).sum().backward()  # a loss on derivatives reaches the weights
+    assert m.net[0].linear.weight.grad is not None and m.net[0].linear.weight.grad.abs().sum() > 0

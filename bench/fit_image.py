@@ -1,0 +1,150 @@
+"""Benchmark: fit the camera image with hypersiren's ``fit()`` and with the official notebook's SIREN.
+
+    python bench/fit_image.py                      # 256^2, 200 steps, both implementations
+    python bench/fit_image.py --size 128 --steps 50 --precision fp32
+
+Both fit ``skimage.data.camera()`` at ``--size``^2 with a 256 x 3 hidden SIREN on every pixel per step,
+Adam 1e-4, from the same initial weights. The reference is written here as the official notebook does
+it (``nn.Linear`` then ``torch.sin(omega_0 * .)``, coordinates with ``requires_grad``). The two runs are
+interleaved step by step so that both see the same machine load (these cores are shared); seconds per
+step are medians that exclude the first step (which holds any compilation, reported separately).
+The last line is the speed ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from hypersiren import Siren  # noqa: E402
+from hypersiren.coords import grid, image_to_points  # noqa: E402
+from hypersiren.fitting import fit  # noqa: E402
+from hypersiren.signals import load_image  # noqa: E402
+
+HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, LR = 256, 3, 30.0, 1e-4
+MILESTONES = (50, 100, 200)
+
+
+class ReferenceSineLayer(nn.Module):
+    """The official notebook's ``SineLayer``: ``sin(omega_0 * linear(x))``."""
+
+    def __init__(self, in_features: int, out_features: int, omega_0: float = OMEGA_0) -> None:
+        super().__init__()
+        self.omega_0 = omega_0
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.omega_0 * self.linear(x))
+
+
+def reference_from(model: Siren) -> nn.Sequential:
+    """The notebook's network with ``model``'s initial weights (same names: ``net.i.linear``, ``last``)."""
+    layers = [ReferenceSineLayer(2, HIDDEN_FEATURES)]
+    layers += [ReferenceSineLayer(HIDDEN_FEATURES, HIDDEN_FEATURES) for _ in range(HIDDEN_LAYERS)]
+    ref = nn.Sequential(*layers, nn.Linear(HIDDEN_FEATURES, 1))
+    with torch.no_grad():
+        for i, layer in enumerate(model.net):
+            ref[i].linear.weight.copy_(layer.linear.weight)
+            ref[i].linear.bias.copy_(layer.linear.bias)
+        ref[-1].weight.copy_(model.last.weight)
+        ref[-1].bias.copy_(model.last.bias)
+    return ref
+
+
+def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """On [0, 1] with the prediction clipped (values here are in [-1, 1])."""
+    return 10 * math.log10(4.0 / float(((prediction.detach().clamp(-1, 1) - target) ** 2).mean()))
+
+
+def main(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    image = load_image(None, args.size)  # (1, S, S) in [-1, 1]
+    coords, target = grid(args.size, args.size), image_to_points(image[None])[0]  # (N, 2), (N, 1)
+    milestones = sorted({m for m in MILESTONES if m <= args.steps} | {args.steps})
+
+    torch.manual_seed(args.seed)
+    model = Siren(2, HIDDEN_FEATURES, HIDDEN_LAYERS, 1, OMEGA_0, OMEGA_0)
+    ref = reference_from(model)
+    ref_coords = coords.clone().requires_grad_(True)  # as the notebook does
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=LR)
+    ref_times: list[float] = []
+    ref_psnr: dict[int, float] = {}
+
+    def reference_step(step: int) -> None:
+        """One reference update, run after each hypersiren update (same load on both)."""
+        start = time.perf_counter()
+        out = ref(ref_coords)
+        loss = ((out - target) ** 2).mean()
+        if step in milestones:  # PSNR after `step` updates
+            ref_psnr[step] = psnr(out, target)
+        if step == args.steps:
+            return
+        ref_opt.zero_grad()
+        loss.backward()
+        ref_opt.step()
+        ref_times.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    result = fit(
+        model, coords, target, steps=args.steps, lr=LR, log_steps=milestones, bf16=args.precision == "bf16",
+        compile=args.compile, progress=False, on_step=reference_step if args.reference else None,
+    )  # fmt: skip
+    if args.reference:
+        reference_step(args.steps)  # the reference's PSNR after its last update
+    total = time.perf_counter() - start
+    ours = {
+        "seconds_per_step": result.seconds_per_step,
+        "first_step_seconds": result.step_seconds[0],
+        "psnr": {s: result.history.at(s) for s in milestones},
+    }
+    report = {"hypersiren": ours}
+    if args.reference:
+        median = sorted(ref_times[1:] or ref_times)[len(ref_times[1:] or ref_times) // 2]
+        report["reference"] = {"seconds_per_step": median, "psnr": ref_psnr}
+    report["total_seconds"] = total
+    return report
+
+
+def _line(name: str, entry: dict) -> str:
+    curve = " / ".join(f"{v:.2f}" for v in entry["psnr"].values())
+    at = " / ".join(str(k) for k in entry["psnr"])
+    return f"{name:>11}: {entry['seconds_per_step']:.3f} s/step (median), PSNR {curve} dB at steps {at}"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
+    parser.add_argument("--steps", type=int, default=200, help="optimiser steps (default 200)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="hypersiren's matmuls")
+    parser.add_argument("--compile", action="store_true", help="torch.compile hypersiren's model (eager fallback)")
+    parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip the reference")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.steps < 1 or args.size < 2:
+        print("error: --steps must be >= 1 and --size >= 2", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(level=logging.WARNING)
+    report = main(args)
+    date = time.strftime("%Y-%m-%d %H:%M")
+    print(f"camera {args.size}^2, SIREN 256x3 hidden, Adam {LR:g}, all pixels per step, {args.threads} threads, {date}")
+    ours = report["hypersiren"]
+    flags = args.precision
+    if args.compile:
+        flags += f", compiled: first step {ours['first_step_seconds']:.1f} s"
+    print(_line("hypersiren", ours) + f" [{flags}]")
+    if args.reference:
+        print(_line("reference", report["reference"]))
+        ratio = report["reference"]["seconds_per_step"] / report["hypersiren"]["seconds_per_step"]
+        print(f"speed ratio: hypersiren {ratio:.2f}x the reference's steps per second (same run, interleaved)")
+    else:
+        print(f"hypersiren {report['hypersiren']['seconds_per_step']:.3f} s/step (no reference run)")
