@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--protocol paper context: Bernoulli p=N/(HW) (official CNN test) or exactly N")  # fmt: skip
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
     p.add_argument("--batch_size", type=int, default=256, help="images per forward pass")
+    p.add_argument("--decode_chunk", type=int, default=8,
+                   help="render the SIRENs this many images at a time (cache-friendly; same results)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seeds the masks")
     p.add_argument("--out", default="runs/inpaint", help="output folder")
     p.add_argument("--render_size", type=int, default=None,
@@ -199,7 +201,7 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
             with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16_encoder):
                 latent = model.encode(context, obs)
             generated = model.generate(latent.float())
-            outputs[""] = (model.decode(generated, size, size), generated)
+            outputs[""] = (decode(model, generated, len(x), size, size, args.decode_chunk), generated)
         if args.refine_steps > 0:
             r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=latent)
             outputs["refined_"] = (r.images, r.generated)
@@ -212,8 +214,8 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
                 shown.setdefault(prefix + "inpainted", []).append(filled[:k].cpu())
                 if args.render_size:
                     with torch.inference_mode():
-                        gen_k = type(gen)(*(_head(v, k) for v in gen))
-                        hi = model.decode(gen_k, args.render_size, args.render_size).clamp(-1, 1)
+                        hi = decode(model, _slice(gen, 0, k), min(k, len(x)), args.render_size, args.render_size, 1)
+                        hi = hi.clamp(-1, 1)
                     shown.setdefault(prefix + "rendered", []).append(hi.cpu())
         if start < NUM_SHOWN:
             shown.setdefault("truth", []).append(x[: NUM_SHOWN - start].cpu())
@@ -222,14 +224,26 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
     return {k: torch.cat(v) for k, v in per_image.items()}, {k: torch.cat(v) for k, v in shown.items()}
 
 
-def _head(value, k: int):
+def _slice(value, start: int, stop: int):
+    """Samples ``start:stop`` of a ``Generated`` (or any nest of tensors, dicts and tuples)."""
     if isinstance(value, torch.Tensor):
-        return value[:k]
+        return value[start:stop]
     if isinstance(value, dict):
-        return {name: v[:k] for name, v in value.items()}
+        return {name: _slice(v, start, stop) for name, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return type(value)(_head(v, k) for v in value)
+        return type(value)(*(_slice(v, start, stop) for v in value)) if hasattr(value, "_fields") else \
+            type(value)(_slice(v, start, stop) for v in value)  # fmt: skip
     return value
+
+
+def decode(model: HyperSiren, generated, batch: int, height: int, width: int, chunk: int) -> torch.Tensor:
+    """``model.decode`` over chunks of ``chunk`` samples: ``(B, C, height, width)``.
+
+    The SIREN's activations, ``(chunk, H W, hidden_features)``, then stay in the CPU's cache: measured on
+    this 2-core machine (single thread), rendering 32x32 images 8 / 16 / 64 / 256 at a time cost 56 / 67 / 123 / 116
+    CPU seconds per 9,613 images.
+    """
+    return torch.cat([model.decode(_slice(generated, s, s + chunk), height, width) for s in range(0, batch, chunk)])
 
 
 def save_figure(shown: dict[str, torch.Tensor], path: Path, title: str) -> None:
@@ -281,8 +295,9 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     """Run the evaluation; returns what ``metrics.json`` holds."""
     if not isinstance(args, argparse.Namespace):
         args = build_parser().parse_args(args)
-    if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
-        raise EvalError(f"--batch_size and --limit must be positive, got {args.batch_size} and {args.limit}")
+    if min(args.batch_size, args.decode_chunk, args.limit or 1) < 1:
+        raise EvalError(f"--batch_size, --decode_chunk and --limit must be positive, got {args.batch_size}, "
+                        f"{args.decode_chunk} and {args.limit}")  # fmt: skip
     if args.render_size is not None and args.render_size < 1:
         raise EvalError(f"--render_size must be positive, got {args.render_size}")
     t0, cpu0 = time.perf_counter(), time.process_time()
