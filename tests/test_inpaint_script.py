@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import runpy
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import load_script, save_random_alexnet
 from PIL import Image
 
 from hypersiren import metrics
@@ -24,14 +24,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "eval" / "inpaint.py"
 N_IMAGES = 5
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("eval_inpaint", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-inpaint = _load_script()
+inpaint = load_script("eval/inpaint.py")
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +106,7 @@ def test_seeded_and_refined_and_rendered(assets, tmp_path):
 
 def test_lpips_from_env_weights(assets, tmp_path, monkeypatch):
     torch.manual_seed(0)
-    ref = metrics.random_lpips()
-    state = {}
-    for slice_name, idx in metrics._ALEX_CONVS:
-        conv = getattr(ref.net, slice_name)._modules[str(idx)]
-        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = conv.weight.numpy(), conv.bias.numpy()
-    np.savez(tmp_path / "alex.npz", **state)
+    save_random_alexnet(tmp_path / "alex.npz")
     monkeypatch.setenv(metrics.LPIPS_WEIGHTS_ENV, str(tmp_path / "alex.npz"))
     args = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--out", str(tmp_path / "o")]
     results = inpaint.main(args)

@@ -7,9 +7,9 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from helpers import save_random_alexnet
 
 from hypersiren import metrics
 
@@ -90,12 +90,7 @@ def test_lpips_unavailable_is_nan_with_warning(tmp_path, caplog, monkeypatch):
 
 def test_lpips_from_a_saved_backbone(tmp_path):
     torch.manual_seed(0)
-    ref = metrics.random_lpips()
-    state = {}
-    for slice_name, idx in metrics._ALEX_CONVS:
-        conv = getattr(ref.net, slice_name)._modules[str(idx)]
-        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = conv.weight.numpy(), conv.bias.numpy()
-    np.savez(tmp_path / "alex.npz", **state)
+    ref = save_random_alexnet(tmp_path / "alex.npz")
     loaded = metrics.load_lpips(tmp_path / "alex.npz")
     x, y = images(2), images(2, seed=3)
     assert torch.allclose(metrics.lpips_distance(loaded, x, y), metrics.lpips_distance(ref, x, y), atol=1e-6)
