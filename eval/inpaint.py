@@ -201,7 +201,7 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
             with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16_encoder):
                 latent = model.encode(context, obs)
             generated = model.generate(latent.float())
-            outputs[""] = (decode(model, generated, len(x), size, size, args.decode_chunk), generated)
+            outputs[""] = (model.decode(generated, size, size, chunk=args.decode_chunk), generated)
         if args.refine_steps > 0:
             r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=latent)
             outputs["refined_"] = (r.images, r.generated)
@@ -214,7 +214,7 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
                 shown.setdefault(prefix + "inpainted", []).append(filled[:k].cpu())
                 if args.render_size:
                     with torch.inference_mode():
-                        hi = decode(model, _slice(gen, 0, k), min(k, len(x)), args.render_size, args.render_size, 1)
+                        hi = model.decode(gen.take(0, k), args.render_size, args.render_size, chunk=1)
                         hi = hi.clamp(-1, 1)
                     shown.setdefault(prefix + "rendered", []).append(hi.cpu())
         if start < NUM_SHOWN:
@@ -222,28 +222,6 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
             shown.setdefault("observed", []).append(torch.where(obs, x, 0.0)[: NUM_SHOWN - start].cpu())
             shown.setdefault("mask", []).append(obs[: NUM_SHOWN - start].cpu())
     return {k: torch.cat(v) for k, v in per_image.items()}, {k: torch.cat(v) for k, v in shown.items()}
-
-
-def _slice(value, start: int, stop: int):
-    """Samples ``start:stop`` of a ``Generated`` (or any nest of tensors, dicts and tuples)."""
-    if isinstance(value, torch.Tensor):
-        return value[start:stop]
-    if isinstance(value, dict):
-        return {name: _slice(v, start, stop) for name, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return type(value)(*(_slice(v, start, stop) for v in value)) if hasattr(value, "_fields") else \
-            type(value)(_slice(v, start, stop) for v in value)  # fmt: skip
-    return value
-
-
-def decode(model: HyperSiren, generated, batch: int, height: int, width: int, chunk: int) -> torch.Tensor:
-    """``model.decode`` over chunks of ``chunk`` samples: ``(B, C, height, width)``.
-
-    The SIREN's activations, ``(chunk, H W, hidden_features)``, then stay in the CPU's cache: measured on
-    this 2-core machine (single thread), rendering 32x32 images 8 / 16 / 64 / 256 at a time cost 56 / 67 / 123 / 116
-    CPU seconds per 9,613 images.
-    """
-    return torch.cat([model.decode(_slice(generated, s, s + chunk), height, width) for s in range(0, batch, chunk)])
 
 
 def save_figure(shown: dict[str, torch.Tensor], path: Path, title: str) -> None:

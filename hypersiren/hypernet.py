@@ -39,6 +39,11 @@ class Generated(NamedTuple):
         """Every generated tensor, for regularisation and test-time optimisation."""
         return list(self.params.values()) + list(self.modulations)
 
+    def take(self, start: int, stop: int) -> Generated:
+        """Samples ``start:stop`` of the batch."""
+        params = {name: value[start:stop] for name, value in self.params.items()}
+        return Generated(params, tuple(m[start:stop] for m in self.modulations))
+
     def render(self, siren: Siren, coords: torch.Tensor) -> torch.Tensor:
         """Evaluate ``siren`` with these per-sample parameters: ``(N, D)`` -> ``(B, N, out_features)``."""
         mods = [tuple(m.chunk(2, dim=-1)) for m in self.modulations]

@@ -35,7 +35,8 @@ def prior_loss(
 
     Args:
         out: the model's output for ``images``.
-        images: ``(B, C, H, W)`` ground truth in [-1, 1].
+        images: the ground truth in [-1, 1], shaped like ``out.images`` (``(B, C, H, W)``, or ``(B, C, S)``
+            when the model rendered a pixel subset).
     """
     mse = torch.mean((out.images.float() - images) ** 2)
     latent = torch.mean(out.latent.float() ** 2)

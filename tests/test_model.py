@@ -92,6 +92,30 @@ def test_render_at_any_resolution_and_inpaint_keeps_observed():
     assert torch.equal(filled[observed.expand_as(images)], images[observed.expand_as(images)])
 
 
+@pytest.mark.parametrize("hypernet", ["film", "full"])
+def test_forward_on_a_pixel_subset_matches_the_full_render(hypernet):
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet))
+    images, observed = _batch(16)
+    pixels = torch.tensor([0, 5, 17, 255, 100])
+    full = model(images, observed).images.flatten(2)  # (B, C, 256)
+    subset = model(images, observed, pixels).images
+    assert subset.shape == (2, 3, 5)
+    torch.testing.assert_close(subset, full[:, :, pixels])
+    with pytest.raises(ValueError, match="1-D"):
+        model(images, observed, pixels.view(1, -1))
+
+
+@pytest.mark.parametrize("hypernet", ["film", "full"])
+def test_decode_in_chunks_is_the_same_render(hypernet):
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet)).eval()
+    generated = model.generate(torch.randn(5, model.config.latent_dim))
+    whole = model.decode(generated, 12, 12)
+    torch.testing.assert_close(model.decode(generated, 12, 12, chunk=2), whole)
+    torch.testing.assert_close(model.decode(generated.take(1, 3), 12, 12), whole[1:3])
+
+
 def test_paper_encoder_rejects_wrong_image_size():
     model = HyperSiren(HyperSirenConfig.tiny(encoder="paper_cnn", image_size=32))
     images, observed = _batch(16)
