@@ -61,6 +61,13 @@ def test_resume_is_exact(tmp_path):
     assert full == pytest.approx(resumed)
 
 
+def test_training_on_a_pixel_subset(tmp_path):
+    metrics = celeba.main(_cfg(tmp_path, "--render_pixels=64"))
+    assert metrics["mse_ctx100"] > 0  # validation still renders every pixel
+    with pytest.raises(ConfigError, match="render_pixels"):
+        celeba.main(_cfg(tmp_path, "--render_pixels=257"))  # tiny images are 16 x 16
+
+
 def test_resume_latest_without_checkpoint_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no complete checkpoint"):
         celeba.main(_cfg(tmp_path, "--resume_from=latest"))

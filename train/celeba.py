@@ -60,6 +60,7 @@ class TrainConfig(HyperSirenConfig):
     context_sampling: str = "bernoulli"  # bernoulli | exact
     context_log_uniform: bool = False
     hole_prob: float = 0.0
+    render_pixels: int | None = None  # render and supervise this many random pixels per step (None: all, the paper)
     # run
     mixed_precision: str = "no"  # no | bf16 | fp16
     seed: int = 0
@@ -160,6 +161,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     out = Path(cfg.output_dir)
     accelerator.print(f"processes: {accelerator.num_processes} ({accelerator.distributed_type}), "
                       f"device: {accelerator.device}, mixed precision: {cfg.mixed_precision}")  # fmt: skip
+    if cfg.render_pixels is not None and not 1 <= cfg.render_pixels <= cfg.image_size**2:
+        raise ConfigError(f"render_pixels must lie in [1, {cfg.image_size**2}] for image_size={cfg.image_size}, "
+                          f"got {cfg.render_pixels}")  # fmt: skip
     set_seed(cfg.seed)
     train_set = celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit)
     val_set = celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit)
@@ -198,9 +202,15 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         observed = sample_observed(len(idx), *images.shape[-2:], _generator(cfg.seed, step, rank),
                                    cfg.context_min, cfg.context_max, cfg.context_sampling,
                                    cfg.context_log_uniform, cfg.hole_prob).to(accelerator.device)  # fmt: skip
+        pixels, target = None, images
+        if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch
+            n_pix = images.shape[-2] * images.shape[-1]
+            pixels = torch.randperm(n_pix, generator=_generator(cfg.seed, step, rank, 1))[: cfg.render_pixels]
+            pixels = pixels.to(accelerator.device)
+            target = images.flatten(2)[:, :, pixels]  # (B, C, S)
         with accelerator.autocast():
-            output = model(images, observed)
-        loss = prior_loss(output, images, cfg.latent_reg, cfg.param_reg)
+            output = model(images, observed, pixels)
+        loss = prior_loss(output, target, cfg.latent_reg, cfg.param_reg)
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
