@@ -13,6 +13,10 @@ The reference, in this file, follows the structure of the official code (vsitzma
 start from the same weights: the reference is built with the official init, then loaded with the
 weights of a hypersiren model built from ``--seed``, so the loss check compares the same function.
 
+Before both, on a CPU, a third subprocess times one of the 256 -> 256 5x5 convolutions that dominate the step
+in fp32 and in bf16: the hardware's own bf16 gain on that op, which bounds the step ratio (AMX-BF16
+processors gain far more than AVX512-BF16 ones).
+
 Each side runs in its own subprocess (same environment, same threads), so its peak RSS
 (``getrusage``, including the Python and torch import) is its own. Each subprocess times
 ``--steps`` steps after one warm-up (median wall and process-CPU seconds/step: on a shared CPU the
@@ -294,6 +298,45 @@ def run_side(args: argparse.Namespace) -> dict:
             "losses": losses}  # fmt: skip
 
 
+def run_conv(args: argparse.Namespace) -> dict:
+    """The hardware's bf16 gain on the step's dominant op: one 256 -> 256 5x5 convolution of the paper's
+    residual blocks at ``batch_size`` x 32 x 32, forward and backward (input and weight gradients),
+    fp32 NCHW (as the reference) vs bf16 autocast channels_last (as hypersiren); best of 3 after a warm-up."""
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    conv = nn.Conv2d(256, 256, 5, padding=2).to(device)
+    x = torch.randn(args.batch_size, 256, IMAGE_SIZE, IMAGE_SIZE, device=device)
+    seconds = {}
+    for name, fmt, bf16 in (("fp32", torch.contiguous_format, False), ("bf16", torch.channels_last, True)):
+        c, xx = conv.to(memory_format=fmt), x.contiguous(memory_format=fmt).requires_grad_(True)
+        times = []
+        for _ in range(4):
+            _sync(device)
+            t0 = time.perf_counter()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                y = c(xx)
+            y.float().sum().backward()
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+            c.zero_grad(set_to_none=True)
+            xx.grad = None
+        seconds[name] = min(times[1:])
+    return {"side": "conv", "fp32": seconds["fp32"], "bf16": seconds["bf16"]}
+
+
+def _cpu_name() -> str:
+    """The processor's model name and whether it has AMX tiles (Linux), for the header."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
+    isa = "AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16 (no AMX)" if "avx512_bf16" in flags else "no bf16 ISA"
+    return f"{name}, {isa}"
+
+
 # --- the driver ----------------------------------------------------------------------------------------------
 
 
@@ -326,6 +369,11 @@ def main(args: argparse.Namespace) -> dict:
     print(f"paper model (66.1 M params), batch {args.batch_size}, {args.steps} timed steps after 1 warm-up, "
           f"device {args.device}, {args.threads} threads, torch {torch.__version__}, "
           f"GLIBC_TUNABLES {'on' if args.glibc_tunables else 'off'}", flush=True)  # fmt: skip
+    if not cuda:
+        conv = _child(args, "conv", "fp32")
+        print(f"  {_cpu_name()}: a 256->256 5x5 conv, fwd+bwd at batch {args.batch_size}: fp32 {conv['fp32']:.3f} s, "
+              f"bf16 channels_last {conv['bf16']:.3f} s = {conv['fp32'] / conv['bf16']:.2f}x; the reference's step "
+              "is mostly such convolutions, so this bounds the step ratio", flush=True)  # fmt: skip
     rows = [_child(args, "reference", "fp32")]
     print(f"  reference fp32: {rows[0]['seconds']:.2f} s/step", flush=True)
     for precision in variants:
@@ -370,7 +418,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for both sides")
     p.add_argument("--loss_steps", type=int, default=3, help="training steps of the loss check")
     p.add_argument("--loss_batch_size", type=int, default=10, help="images in the loss check's fixed batch")
-    p.add_argument("--child", choices=["reference", "hypersiren"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=["reference", "hypersiren", "conv"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.batch_size < 1 or args.steps < 1 or args.loss_steps < 0 or args.loss_batch_size < 1:
         p.error("--batch_size, --steps and --loss_batch_size must be positive, --loss_steps non-negative")
@@ -379,7 +427,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     cli = parse_args()
-    if cli.child:
+    if cli.child == "conv":
+        print(json.dumps(run_conv(cli)))
+    elif cli.child:
         print(json.dumps(run_side(cli)))
     else:
         main(cli)

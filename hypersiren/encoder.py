@@ -67,7 +67,8 @@ class PaperCNNEncoder(nn.Module):
                 f"the paper_cnn encoder is fixed to {self.image_size}x{self.image_size} images, got {h}x{w}; "
                 "use encoder='conv' for other resolutions"
             )
-        features = self.cnn(images * observed)  # (B, 256, H, W)
+        # channels_last: oneDNN's (and cuDNN's) fast bf16 convolutions work on NHWC; same values either way
+        features = self.cnn((images * observed).contiguous(memory_format=torch.channels_last))  # (B, 256, H, W)
         return self.proj(self.fc(features.flatten(2)).squeeze(-1))  # (B, 256) -> (B, latent_dim)
 
 
