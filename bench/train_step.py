@@ -411,7 +411,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="hypersiren's precision: bf16 autocast (default; on CUDA tf32 is added), fp32, tf32 "
                         "(CUDA), or all; the reference is always fp32")  # fmt: skip
     p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True,
-                   help="hypersiren's encoder and inputs in channels_last memory format")  # fmt: skip
+                   help="hypersiren's encoder weights and inputs in channels_last (its paper_cnn encoder "
+                        "always feeds its convolutions channels_last)")  # fmt: skip
     p.add_argument("--glibc_tunables", action=argparse.BooleanOptionalAction, default=True,
                    help="run both sides with train/celeba.py's GLIBC_TUNABLES (malloc keeps freed memory)")  # fmt: skip
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
