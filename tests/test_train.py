@@ -61,9 +61,25 @@ def test_resume_is_exact(tmp_path):
     assert full == pytest.approx(resumed)
 
 
+def _losses(run) -> list[float]:
+    return [r["loss"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+
+
+def _weights(run) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(str(run / "model.safetensors"))
+
+
 def test_training_on_a_pixel_subset(tmp_path):
     metrics = celeba.main(_cfg(tmp_path, "--render_pixels=64"))
     assert metrics["mse_ctx100"] > 0  # validation still renders every pixel
+    subset = _weights(tmp_path / "run")
+    celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'all'}"))
+    celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'permuted'}", "--render_pixels=256"))
+    # every pixel in a shuffled order is the same loss (predictions and targets stay aligned), step by step
+    assert _losses(tmp_path / "permuted") == pytest.approx(_losses(tmp_path / "all"), rel=1e-5)
+    assert _losses(tmp_path / "run") != pytest.approx(_losses(tmp_path / "all"), rel=1e-3)
+    full = _weights(tmp_path / "all")
+    assert any(not torch.allclose(subset[k], full[k]) for k in full), "64 pixels trained the same model as 256"
     with pytest.raises(ConfigError, match="render_pixels"):
         celeba.main(_cfg(tmp_path, "--render_pixels=257"))  # tiny images are 16 x 16
 
