@@ -140,8 +140,7 @@ class HyperSiren(
                 activations, ``(chunk, H W, hidden_features)``, in cache: rendering 9,613 32x32 images 8 / 16 /
                 64 / 256 at a time took 56 / 67 / 123 / 116 CPU seconds on the development machine.
         """
-        batch = generated.tensors()[0].shape[0]
-        if chunk is not None and chunk < batch:
+        if chunk is not None and chunk < (batch := generated.tensors()[0].shape[0]):
             parts = [self.decode(generated.take(s, s + chunk), height, width, pixels) for s in range(0, batch, chunk)]
             return torch.cat(parts)
         coords = grid(height, width, device=self.siren.last.weight.device)  # (N, 2), shared by the batch
