@@ -200,7 +200,7 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
         with torch.inference_mode():
             with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16_encoder):
                 latent = model.encode(context, obs)
-            generated = model.generate(latent.float())
+            generated = model.generate(latent.map(torch.Tensor.float))
             outputs[""] = (model.decode(generated, size, size, chunk=args.decode_chunk), generated)
         if args.refine_steps > 0:
             r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=latent)

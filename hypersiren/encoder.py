@@ -7,6 +7,11 @@
 - ``conv`` (our default): the observed image plus the ``observed`` mask as an extra channel, a small
   residual CNN with stride-2 stages and global average pooling, so any resolution works.
 - ``timm:<name>``: any timm backbone, trained from scratch with ``in_chans`` = image channels + 1.
+- ``grid``: a U-Net that returns a grid of local codes besides the global one
+  (:mod:`hypersiren.grid_encoder`).
+
+Every encoder but ``grid`` returns the global code ``(B, latent_dim)``; ``grid`` returns a
+:class:`~hypersiren.latent.Latent`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from torch import nn
 from hypersiren.coords import grid, image_to_points
 
 
-class _ResBlock(nn.Module):
+class _PaperResBlock(nn.Module):
     """Official ``Conv2dResBlock``: relu(x + relu(conv(relu(conv(x)))))."""
 
     def __init__(self, channels: int, kernel_size: int = 5) -> None:
@@ -52,7 +57,7 @@ class PaperCNNEncoder(nn.Module):
             nn.ReLU(),
             nn.Conv2d(128, 256, 3, padding=1),
             nn.ReLU(),
-            *[_ResBlock(256) for _ in range(4)],
+            *[_PaperResBlock(256) for _ in range(4)],
             nn.Conv2d(256, 256, 1),
             nn.ReLU(),
         )
@@ -100,7 +105,7 @@ class SetEncoder(nn.Module):
         return embeddings.sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
-class _Block(nn.Module):
+class ResBlock(nn.Module):
     """Pre-activation residual block: GroupNorm, SiLU, conv3x3, twice; optional stride-2 entry."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
@@ -133,11 +138,11 @@ class ConvEncoder(nn.Module):
     def __init__(self, channels: int = 3, latent_dim: int = 256, width: int = 64, stages: int = 3) -> None:
         super().__init__()
         self.stem = nn.Conv2d(channels + 1, width, 3, padding=1)
-        blocks: list[nn.Module] = [_Block(width, width)]
+        blocks: list[nn.Module] = [ResBlock(width, width)]
         c = width
         for i in range(stages):
             out = width * min(2 ** (i + 1), 4)
-            blocks += [_Block(c, out, stride=2), _Block(out, out)]
+            blocks += [ResBlock(c, out, stride=2), ResBlock(out, out)]
             c = out
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.GroupNorm(min(8, c), c), nn.SiLU(), nn.Flatten(), nn.Linear(c, latent_dim))
@@ -168,11 +173,15 @@ class TimmEncoder(nn.Module):
         return self.net(torch.cat([images * mask, mask], dim=1))
 
 
-ENCODERS = ("conv", "paper_cnn", "set", "timm:<name>")
+ENCODERS = ("conv", "paper_cnn", "set", "timm:<name>", "grid")
 
 
-def build_encoder(name: str, channels: int, latent_dim: int, image_size: int, width: int) -> nn.Module:
-    """The encoder called ``name`` (one of :data:`ENCODERS`)."""
+def build_encoder(name: str, channels: int, latent_dim: int, image_size: int, width: int, **grid) -> nn.Module:
+    """The encoder called ``name`` (one of :data:`ENCODERS`); ``grid`` holds the grid encoder's options."""
+    if name == "grid":
+        from hypersiren.grid_encoder import GridEncoder  # it builds on this module's ResBlock
+
+        return GridEncoder(channels, latent_dim, width=width, **grid)
     if name == "conv":
         return ConvEncoder(channels, latent_dim, width)
     if name == "paper_cnn":

@@ -39,11 +39,14 @@ def prior_loss(
             when the model rendered a pixel subset).
     """
     mse = torch.mean((out.images.float() - images) ** 2)
-    latent = torch.mean(out.latent.float() ** 2)
-    tensors = out.generated.tensors()
-    total_numel = sum(t.numel() for t in tensors)
-    params = sum(t.float().pow(2).sum() for t in tensors) / total_numel
+    latent = _mean_square(out.latent.tensors())
+    params = _mean_square(out.generated.tensors())
     return LossTerms(mse + latent_reg * latent + param_reg * params, mse, latent, params)
+
+
+def _mean_square(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The mean of the squares of every element of ``tensors``."""
+    return sum(t.float().pow(2).sum() for t in tensors) / sum(t.numel() for t in tensors)
 
 
 def sample_observed(

@@ -22,10 +22,11 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
-from hypersiren.config import from_dict
+from hypersiren.config import ConfigError, from_dict
 from hypersiren.coords import grid, points_to_image
 from hypersiren.encoder import build_encoder
-from hypersiren.hypernet import Generated, build_hypernet
+from hypersiren.hypernet import build_hypernet
+from hypersiren.latent import Generated, Latent
 from hypersiren.siren import Siren
 
 WEIGHTS_NAME = "model.safetensors"
@@ -43,15 +44,26 @@ class HyperSirenConfig:
     image_size: int = 32  # training resolution (and the fixed input size of encoder='paper_cnn')
     channels: int = 3
     latent_dim: int = 256
-    encoder: str = "conv"  # conv | paper_cnn | set | timm:<name>
-    encoder_width: int = 64  # conv encoder: channels of its first stage
-    hypernet: str = "film"  # full (the paper's) | film
+    encoder: str = "conv"  # conv | paper_cnn | set | timm:<name> | grid
+    encoder_width: int = 64  # conv / grid encoder: channels of its first stage
+    hypernet: str = "film"  # full (the paper's) | film | grid (needs encoder='grid')
     hyper_hidden_features: int = 256
     hyper_hidden_layers: int = 1
     hidden_features: int = 256  # SIREN width
     hidden_layers: int = 3  # SIREN hidden-to-hidden layers
     first_omega_0: float = 30.0
     hidden_omega_0: float = 30.0
+    # the grid of local codes (encoder='grid', hypernet='grid')
+    grid_dim: int = 64  # size of a local code
+    grid_stride: int = 1  # pixels per code along each axis (1, 2, 4 or 8)
+    grid_scale: bool = False  # local codes scale the pre-activations too (else shift only)
+    grid_global: bool = True  # add the global code's FiLM modulations
+    grid_input: bool = True  # the observed values and mask join the grid's last layer
+
+    def __post_init__(self) -> None:
+        if (self.encoder == "grid") != (self.hypernet == "grid"):
+            raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
+                              f"hypernet={self.hypernet!r}")  # fmt: skip
 
     @classmethod
     def paper(cls) -> HyperSirenConfig:
@@ -61,8 +73,14 @@ class HyperSirenConfig:
     @classmethod
     def tiny(cls, **overrides: Any) -> HyperSirenConfig:
         """A 16-wide model for tests."""
-        values = dict(latent_dim=16, encoder_width=8, hyper_hidden_features=16, hidden_features=16, hidden_layers=1)
+        values = dict(latent_dim=16, encoder_width=8, hyper_hidden_features=16, hidden_features=16, hidden_layers=1,
+                      grid_dim=8)  # fmt: skip
         return cls(**{**values, **overrides})
+
+    @classmethod
+    def grid(cls, **overrides: Any) -> HyperSirenConfig:
+        """The grid prior: U-Net encoder, a code per pixel plus a global code, shifts of a shared SIREN."""
+        return cls(**{"encoder": "grid", "hypernet": "grid", **overrides})
 
 
 class HyperSirenOutput(NamedTuple):
@@ -71,12 +89,12 @@ class HyperSirenOutput(NamedTuple):
     Attributes:
         images: ``(B, C, H, W)`` the generated SIREN rendered on the input grid (not clamped), or
             ``(B, C, S)`` at the ``pixels`` given to :meth:`HyperSiren.forward`.
-        latent: ``(B, latent_dim)``.
-        generated: the per-sample SIREN parameters / modulations.
+        latent: the encoder's :class:`~hypersiren.latent.Latent` (global code, and the grid of a grid prior).
+        generated: the per-sample SIREN parameters / modulations / code grid.
     """
 
     images: torch.Tensor
-    latent: torch.Tensor
+    latent: Latent
     generated: Generated
 
 
@@ -103,24 +121,28 @@ class HyperSiren(
             config = from_dict(HyperSirenConfig, config)
         self.config = config
         c = config
-        self.encoder = build_encoder(c.encoder, c.channels, c.latent_dim, c.image_size, c.encoder_width)
+        grid = {}
+        if c.encoder == "grid":
+            grid = dict(grid_dim=c.grid_dim, grid_stride=c.grid_stride, grid_input=c.grid_input)
+        self.encoder = build_encoder(c.encoder, c.channels, c.latent_dim, c.image_size, c.encoder_width, **grid)
         self.siren = Siren(2, c.hidden_features, c.hidden_layers, c.channels, c.first_omega_0, c.hidden_omega_0)
         self.hypernet = build_hypernet(c.hypernet, c.latent_dim, self.siren, c.hyper_hidden_features,
-                                       c.hyper_hidden_layers)  # fmt: skip
+                                       c.hyper_hidden_layers, c.grid_dim, c.grid_scale, c.grid_global)  # fmt: skip
         if c.hypernet == "full":
             self.siren.requires_grad_(False)  # a template only: every parameter is generated
 
-    def encode(self, images: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> ``(B, latent_dim)``."""
+    def encode(self, images: torch.Tensor, observed: torch.Tensor) -> Latent:
+        """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> :class:`Latent` (code ``(B, latent_dim)``)."""
         if images.dim() != 4 or images.shape[1] != self.config.channels:
             raise ValueError(f"expected images (B, {self.config.channels}, H, W), got {tuple(images.shape)}")
         if observed.shape != (images.shape[0], 1, *images.shape[2:]):
             raise ValueError(f"observed must be (B, 1, H, W) = {(images.shape[0], 1, *images.shape[2:])}, "
                              f"got {tuple(observed.shape)}")  # fmt: skip
-        return self.encoder(images, observed)
+        latent = self.encoder(images, observed)
+        return latent if isinstance(latent, Latent) else Latent(latent)
 
-    def generate(self, latent: torch.Tensor) -> Generated:
-        """``(B, latent_dim)`` -> the per-sample SIREN (parameters or modulations)."""
+    def generate(self, latent: Latent | torch.Tensor) -> Generated:
+        """A :class:`Latent` (or a bare ``(B, latent_dim)`` code) -> the per-sample SIREN."""
         return self.hypernet(latent)
 
     def decode(
@@ -140,15 +162,15 @@ class HyperSiren(
                 activations, ``(chunk, H W, hidden_features)``, in cache: rendering 9,613 32x32 images 8 / 16 /
                 64 / 256 at a time took 56 / 67 / 123 / 116 CPU seconds on the development machine.
         """
-        if chunk is not None and chunk < (batch := generated.tensors()[0].shape[0]):
+        if chunk is not None and chunk < (batch := generated.batch_size):
             parts = [self.decode(generated.take(s, s + chunk), height, width, pixels) for s in range(0, batch, chunk)]
             return torch.cat(parts)
         coords = grid(height, width, device=self.siren.last.weight.device)  # (N, 2), shared by the batch
         if pixels is not None:
             if pixels.dim() != 1:
                 raise ValueError(f"pixels must be 1-D flat indices, got shape {tuple(pixels.shape)}")
-            return generated.render(self.siren, coords[pixels]).transpose(1, 2)  # (B, C, S)
-        return points_to_image(generated.render(self.siren, coords), height, width)
+            return self.hypernet.render(generated, self.siren, coords[pixels]).transpose(1, 2)  # (B, C, S)
+        return points_to_image(self.hypernet.render(generated, self.siren, coords), height, width)
 
     def forward(
         self, images: torch.Tensor, observed: torch.Tensor, pixels: torch.Tensor | None = None

@@ -5,19 +5,27 @@ every generated SIREN parameter / modulation) to the observed pixels with Adam, 
 meta-learned SIRENs do at test time. The paper reports no refinement: this is ours, off by default in
 ``eval/inpaint.py``. Only the observed pixels enter the loss, so the missing ones stay an honest test.
 
-Each sample's loss is its own mean over its observed pixels; the batch objective is their sum, so every
-sample follows the same trajectory whatever the batch size. The best iterate per sample is kept, so the
-returned observed-pixel loss never exceeds the encoder's.
+Fitting the observed pixels alone drifts the latent away from what the prior knows and makes the hole
+worse (measured). Two guards, both per sample:
+
+- ``anchor``: the objective is ``observed MSE + anchor * mean((z - z_encoder)^2)`` over every latent
+  element, which keeps the latent near the encoder's (a Gaussian prior centred on the amortised guess);
+- ``holdout``: a random share of the observed pixels is left out of the fit, and the iterate kept is the one
+  with the lowest error on them (early stopping on pixels the fit did not see), the encoder's included.
+
+Each sample's objective is its own mean; the batch objective is their sum, so every sample follows the same
+trajectory whatever the batch size.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from hypersiren.latent import Generated, Latent
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +34,16 @@ class RefineResult(NamedTuple):
     """What :func:`refine` returns.
 
     Attributes:
-        latent: ``(B, D)`` the refined latent.
-        generated: the refined per-sample SIREN (the model's ``Generated``).
+        latent: the refined :class:`~hypersiren.latent.Latent`.
+        generated: the refined per-sample SIREN.
         images: ``(B, C, H, W)`` the refined SIREN rendered on the input grid (not clamped).
-        loss_before: ``(B,)`` observed-pixel MSE (model range) of the encoder's latent.
-        loss_after: ``(B,)`` observed-pixel MSE after refinement (<= ``loss_before``).
+        loss_before: ``(B,)`` the selection loss (held-out observed-pixel MSE with ``holdout``, else the
+            objective) of the encoder's latent.
+        loss_after: ``(B,)`` the same loss of the kept iterate (<= ``loss_before``).
     """
 
-    latent: torch.Tensor
-    generated: Any
+    latent: Latent
+    generated: Generated
     images: torch.Tensor
     loss_before: torch.Tensor
     loss_after: torch.Tensor
@@ -54,25 +63,25 @@ def observed_mse(pred: torch.Tensor, target: torch.Tensor, observed: torch.Tenso
     return ((pred - target).square() * weight).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1)
 
 
-def map_generated(generated: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
-    """Apply ``fn`` to every tensor of a ``Generated`` NamedTuple (fields: tensors, dicts or tuples of them)."""
+def split_holdout(observed: torch.Tensor, share: float, generator: torch.Generator | None = None):
+    """Split the observed pixels into a fitted set and a held-out set of about ``share`` of them.
 
-    def apply(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            return fn(value)
-        if isinstance(value, dict):
-            return {k: apply(v) for k, v in value.items()}
-        if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):
-            return type(value)(apply(v) for v in value)
-        return value
+    Returns:
+        ``(fit, held)``, each ``(B, 1, H, W)`` bool; a sample keeps at least one fitted pixel when it has any.
+    """
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"holdout must lie in [0, 1), got {share}")
+    held = observed & (torch.rand(observed.shape, generator=generator).to(observed.device) < share)
+    fit = observed & ~held
+    empty = fit.flatten(1).sum(1) == 0
+    fit[empty], held[empty] = observed[empty], False  # too few pixels to hold any out
+    return fit, held
 
-    return type(generated)(*(apply(v) for v in generated))
 
-
-def _tensors(generated: Any) -> list[torch.Tensor]:
-    found: list[torch.Tensor] = []
-    map_generated(generated, lambda t: found.append(t) or t)
-    return found
+def _per_sample_mean_square(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``(B,)``: the mean square over every element of each sample's tensors."""
+    total = sum(t.float().square().flatten(1).sum(1) for t in tensors)
+    return total / sum(t[0].numel() for t in tensors)
 
 
 def refine(
@@ -82,7 +91,10 @@ def refine(
     steps: int = 100,
     lr: float = 1e-2,
     weights: bool = False,
-    latent: torch.Tensor | None = None,
+    latent: Latent | None = None,
+    anchor: float = 0.0,
+    holdout: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> RefineResult:
     """Optimise the latent (and with ``weights`` an offset on every generated tensor) on observed pixels.
 
@@ -92,58 +104,64 @@ def refine(
         observed: ``(B, 1, H, W)`` bool.
         steps: Adam steps (0 returns the encoder's completion).
         lr: Adam learning rate, shared by the latent and the offsets.
-        weights: also optimise per-sample offsets (starting at 0) on the generated SIREN parameters /
-            modulations: more freedom, more risk of overfitting the context.
-        latent: ``(B, D)`` the start; default ``model.encode(images, observed)``.
+        weights: also optimise per-sample offsets (starting at 0) on the generated tensors: more freedom,
+            more risk of overfitting the context.
+        latent: the start; default ``model.encode(images, observed)``.
+        anchor: weight of ``mean((z - z_start)^2)`` (and of the offsets' mean square) in the objective.
+        holdout: share of the observed pixels left out of the fit and used to pick the iterate kept.
+        generator: draws the held-out pixels.
 
     Returns:
-        A :class:`RefineResult` holding the best iterate per sample.
+        A :class:`RefineResult` holding the kept iterate per sample.
     """
     height, width = images.shape[-2:]
+    fit_pixels, held = split_holdout(observed, holdout, generator) if holdout > 0 else (observed, None)
     with torch.no_grad():
         start = model.encode(images, observed) if latent is None else latent
-        start = start.detach().float().clone()
+        start = start.map(lambda t: t.detach().float().clone())
         template = model.generate(start)
-    z = start.clone().requires_grad_(True)
-    offsets = [torch.zeros_like(t, requires_grad=True) for t in _tensors(template)] if weights else []
-    opt = torch.optim.Adam([z, *offsets], lr=lr)
+    z = [t.clone().requires_grad_(True) for t in start.tensors()]
+    offsets = [torch.zeros_like(t, requires_grad=True) for t in template.tensors()] if weights else []
+    opt = torch.optim.Adam([*z, *offsets], lr=lr)
 
-    def evaluate() -> tuple[torch.Tensor, Any, torch.Tensor]:
-        generated = model.generate(z)
+    def evaluate() -> tuple[torch.Tensor, torch.Tensor, Generated, torch.Tensor]:
+        current = Latent(*z)
+        generated = model.generate(current)
         if offsets:
             it = iter(offsets)
-            generated = map_generated(generated, lambda t: t + next(it))
+            generated = generated.map(lambda t: t + next(it))
         pred = model.decode(generated, height, width)  # (B, C, H, W)
-        return observed_mse(pred, images, observed), generated, pred
+        objective = observed_mse(pred, images, fit_pixels)
+        if anchor > 0:
+            drift = [a - b for a, b in zip(z, start.tensors(), strict=True)] + offsets
+            objective = objective + anchor * _per_sample_mean_square(drift)
+        select = observed_mse(pred, images, held) if held is not None else objective
+        return objective, select.detach(), generated, pred
 
     with torch.enable_grad():
-        best_loss = best_z = best_offsets = None
+        best = None
         for step in range(steps + 1):
-            loss, _, _ = evaluate()  # (B,), the loss of the current iterate
-            per_sample = loss.detach()
-            if best_loss is None:
-                loss_before = per_sample.clone()
-                best_loss, best_z = per_sample.clone(), z.detach().clone()
-                best_offsets = [o.detach().clone() for o in offsets]
+            objective, select, _, _ = evaluate()
+            if best is None:
+                loss_before, best = select.clone(), select.clone()
+                kept = [t.detach().clone() for t in [*z, *offsets]]
             else:
-                better = per_sample < best_loss  # (B,)
-                best_loss = torch.where(better, per_sample, best_loss)
-                best_z[better] = z.detach()[better]
-                for keep, o in zip(best_offsets, offsets, strict=True):
-                    keep[better] = o.detach()[better]
+                better = select < best  # (B,)
+                best = torch.where(better, select, best)
+                for keep, t in zip(kept, [*z, *offsets], strict=True):
+                    keep[better] = t.detach()[better]
             if step == steps:
                 break
-            grads = torch.autograd.grad(loss.sum(), [z, *offsets])  # only ours: model grads stay untouched
-            for p, g in zip([z, *offsets], grads, strict=True):
+            grads = torch.autograd.grad(objective.sum(), [*z, *offsets])  # only ours: model grads stay untouched
+            for p, g in zip([*z, *offsets], grads, strict=True):
                 p.grad = g
             opt.step()
-        logger.info("refined %d samples, %d steps: observed MSE %.5f -> %.5f", len(z), steps,
-                    loss_before.mean().item(), best_loss.mean().item())  # fmt: skip
+        logger.info("refined %d samples, %d steps: selection loss %.5f -> %.5f", len(images), steps,
+                    loss_before.mean().item(), best.mean().item())  # fmt: skip
 
     with torch.no_grad():
-        z.copy_(best_z)
-        for o, keep in zip(offsets, best_offsets, strict=True):
-            o.copy_(keep)
-        loss, generated, pred = evaluate()
-    generated = map_generated(generated, lambda t: t.detach())
-    return RefineResult(z.detach(), generated, pred.detach(), loss_before, loss.detach())
+        for t, keep in zip([*z, *offsets], kept, strict=True):
+            t.copy_(keep)
+        _, select, generated, pred = evaluate()
+    return RefineResult(Latent(*(t.detach() for t in z)), generated.map(torch.Tensor.detach), pred.detach(),
+                        loss_before, select)  # fmt: skip

@@ -168,8 +168,9 @@ class Siren(nn.Module):
             coords: ``(N, in_features)`` shared by the batch, or ``(B, N, in_features)``.
             params: per-sample replacements for some or all entries of ``named_parameters()``,
                 each ``(B, *shape)``; missing entries use the module's own (shared) parameters.
-            modulations: one ``(scale, shift)`` pair per sine layer, each ``(B, hidden_features)`` or
-                None, applied to the pre-activation: ``sin(omega_0 * (scale * (W x + b) + shift))``.
+            modulations: one ``(scale, shift)`` pair per sine layer, each ``(B, hidden_features)`` (per
+                sample), ``(B, N, hidden_features)`` (per sample and point) or None, applied to the
+                pre-activation: ``sin(omega_0 * (scale * (W x + b) + shift))``.
 
         Returns:
             ``(N, out_features)`` when nothing is per-sample, else ``(B, N, out_features)``.
@@ -190,8 +191,8 @@ class Siren(nn.Module):
                 if z.dim() == 2 and (scale is not None or shift is not None):
                     z = z.unsqueeze(0)  # shared pre-activation, (1, N, F): computed once for the batch
                 if scale is not None:
-                    z = z * scale.unsqueeze(1)
+                    z = z * (scale.unsqueeze(1) if scale.dim() == 2 else scale)
                 if shift is not None:
-                    z = z + (layer.omega_0 * shift).unsqueeze(1)
+                    z = torch.add(z, shift.unsqueeze(1) if shift.dim() == 2 else shift, alpha=layer.omega_0)
             h = torch.sin(z)
         return _linear(h, params.get("last.weight", self.last.weight), params.get("last.bias", self.last.bias))

@@ -19,6 +19,9 @@ VARIANTS = [
     dict(encoder="paper_cnn", hypernet="full"),
     dict(encoder="set", hypernet="film"),
     dict(encoder="timm:resnet10t", hypernet="film"),
+    dict(encoder="grid", hypernet="grid"),
+    dict(encoder="grid", hypernet="grid", grid_stride=2, grid_scale=True),
+    dict(encoder="grid", hypernet="grid", grid_stride=4, grid_global=False, grid_input=False),
 ]
 
 
@@ -29,16 +32,18 @@ def _batch(size: int = 16, b: int = 2, seed: int = 0):
     return images, observed
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v['encoder']}-{v['hypernet']}")
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v.values())))
 def test_shapes_and_gradients_reach_every_parameter(variant):
     torch.manual_seed(0)
     model = HyperSiren(HyperSirenConfig.tiny(image_size=16, **variant))
     images, observed = _batch()
     out = model(images, observed)
     assert out.images.shape == images.shape
-    assert out.latent.shape == (2, model.config.latent_dim)
+    assert out.latent.code.shape == (2, model.config.latent_dim)
     out.images.pow(2).mean().backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    if variant.get("grid_global") is False:  # the global code exists but is unused
+        no_grad = [n for n in no_grad if not n.startswith("encoder.head")]
     assert not no_grad, f"no gradient reaches {no_grad}"
 
 
@@ -92,10 +97,10 @@ def test_render_at_any_resolution_and_inpaint_keeps_observed():
     assert torch.equal(filled[observed.expand_as(images)], images[observed.expand_as(images)])
 
 
-@pytest.mark.parametrize("hypernet", ["film", "full"])
+@pytest.mark.parametrize("hypernet", ["film", "full", "grid"])
 def test_forward_on_a_pixel_subset_matches_the_full_render(hypernet):
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet))
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet, encoder=_encoder(hypernet)))
     images, observed = _batch(16)
     pixels = torch.tensor([0, 5, 17, 255, 100])
     full = model(images, observed).images.flatten(2)  # (B, C, 256)
@@ -106,14 +111,75 @@ def test_forward_on_a_pixel_subset_matches_the_full_render(hypernet):
         model(images, observed, pixels.view(1, -1))
 
 
-@pytest.mark.parametrize("hypernet", ["film", "full"])
+def _encoder(hypernet: str) -> str:
+    return "grid" if hypernet == "grid" else "conv"
+
+
+@pytest.mark.parametrize("hypernet", ["film", "full", "grid"])
 def test_decode_in_chunks_is_the_same_render(hypernet):
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet)).eval()
-    generated = model.generate(torch.randn(5, model.config.latent_dim))
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet, encoder=_encoder(hypernet))).eval()
+    images, observed = _batch(16, b=5)
+    generated = model.generate(model.encode(images, observed))
     whole = model.decode(generated, 12, 12)
     torch.testing.assert_close(model.decode(generated, 12, 12, chunk=2), whole)
     torch.testing.assert_close(model.decode(generated.take(1, 3), 12, 12), whole[1:3])
+
+
+@pytest.mark.parametrize("size", [16, 24])
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_grid_encoder_scales_with_the_image(size, stride):
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", grid_stride=stride))
+    images, observed = _batch(size, b=3)
+    latent = model.encode(images, observed)
+    assert latent.code.shape == (3, 16)
+    assert latent.grid.shape == (3, 8, size // stride, size // stride)
+    assert model(images, observed).images.shape == (3, 3, size, size)
+
+
+@pytest.mark.parametrize("scale", [False, True])
+def test_grid_render_at_2x_is_the_siren_at_those_coordinates(scale):
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", grid_scale=scale)).eval()
+    images, observed = _batch(8, b=2)
+    with torch.no_grad():
+        gen = model.generate(model.encode(images, observed))
+        rendered = model.decode(gen, 16, 16)  # twice the input side
+        # by hand: read the codes at the 16 x 16 coordinates, map them, modulate every sine layer, evaluate
+        from hypersiren.coords import grid, points_to_image
+        from hypersiren.latent import interpolate_grid
+
+        coords = grid(16, 16)
+        local = model.hypernet.local(interpolate_grid(gen.grid, coords)).chunk(len(model.siren.net), dim=-1)
+        h = coords
+        for i, layer in enumerate(model.siren.net):
+            g_scale, g_shift = gen.modulations[i].chunk(2, dim=-1)
+            l_scale, l_shift = local[i].chunk(2, dim=-1) if scale else (0.0, local[i])
+            z = (h @ layer.linear.weight.T + layer.linear.bias) * (1 + g_scale[:, None] + l_scale)
+            h = torch.sin(layer.omega_0 * (z + g_shift[:, None] + l_shift))
+        by_hand = points_to_image(h @ model.siren.last.weight.T + model.siren.last.bias, 16, 16)
+    torch.testing.assert_close(rendered, by_hand, rtol=1e-4, atol=1e-5)
+
+
+def test_grid_prior_starts_near_the_shared_siren():
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid"))
+    images, observed = _batch(8, b=2)
+    from hypersiren.coords import grid, points_to_image
+
+    plain = points_to_image(model.siren(grid(8, 8)).unsqueeze(0), 8, 8)
+    assert (model(images, observed).images - plain).abs().max() < 0.05
+
+
+def test_grid_encoder_and_hypernet_go_together():
+    from hypersiren.config import ConfigError
+
+    with pytest.raises(ConfigError, match="go together"):
+        HyperSirenConfig(encoder="grid", hypernet="film")
+    with pytest.raises(ConfigError, match="go together"):
+        HyperSirenConfig(encoder="conv", hypernet="grid")
+    with pytest.raises(ValueError, match="grid_stride"):
+        HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", grid_stride=3))
 
 
 def test_paper_encoder_rejects_wrong_image_size():
@@ -132,12 +198,13 @@ def test_bad_shapes_are_named():
         model(images, observed[:, :, :8])
 
 
-def test_save_load_round_trip_exact_and_strict(tmp_path):
+@pytest.mark.parametrize("hypernet", ["full", "grid"])
+def test_save_load_round_trip_exact_and_strict(tmp_path, hypernet):
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(hypernet="full")).eval()
+    model = HyperSiren(HyperSirenConfig.tiny(hypernet=hypernet, encoder=_encoder(hypernet), grid_scale=True)).eval()
     model.save_pretrained(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
-    assert json.loads((tmp_path / "config.json").read_text())["hypernet"] == "full"
+    assert json.loads((tmp_path / "config.json").read_text())["hypernet"] == hypernet
     loaded = HyperSiren.from_pretrained(tmp_path)
     assert not loaded.training
     for (n, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):

@@ -47,11 +47,15 @@ def test_loss_decreases(tmp_path):
     assert sum(mse[-10:]) < sum(mse[:10]), "training MSE did not go down"
 
 
-def test_resume_is_exact(tmp_path):
-    full = celeba.main(_cfg(tmp_path))
+GRID_EMA_FLIP = ("--encoder=grid", "--hypernet=grid", "--grid_dim=8", "--ema_decay=0.9", "--hflip=true")
+
+
+@pytest.mark.parametrize("extra", [(), GRID_EMA_FLIP], ids=["film", "grid-ema-hflip"])
+def test_resume_is_exact(tmp_path, extra):
+    full = celeba.main(_cfg(tmp_path, *extra))
     resumed_dir = tmp_path / "resumed"
     resumed = celeba.main(_cfg(tmp_path, f"--output_dir={resumed_dir}",
-                               f"--resume_from={tmp_path / 'run' / 'checkpoint-3'}"))  # fmt: skip
+                               f"--resume_from={tmp_path / 'run' / 'checkpoint-3'}", *extra))  # fmt: skip
     a = safetensors.torch.load_file(str(tmp_path / "run" / "model.safetensors"))
     b = safetensors.torch.load_file(str(resumed_dir / "model.safetensors"))
     assert a.keys() == b.keys()
@@ -59,6 +63,24 @@ def test_resume_is_exact(tmp_path):
         assert torch.equal(a[k], b[k]), f"{k} differs after resume"
     full.pop("peak_rss_gb"), resumed.pop("peak_rss_gb")
     assert full == pytest.approx(resumed)
+
+
+def test_ema_export_is_the_average_and_flips_change_training(tmp_path):
+    celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP))
+    run = tmp_path / "run"
+    exported, shadow = _weights(run), safetensors.torch.load_file(str(run / "checkpoint-6" / "ema.safetensors"))
+    assert shadow.pop("__num_updates__").item() == 6
+    assert exported.keys() == shadow.keys()
+    for k in exported:
+        assert torch.equal(exported[k], shadow[k]), f"{k}: the export is not the EMA"
+    raw = safetensors.torch.load_file(str(run / "checkpoint-6" / "model.safetensors"))
+    assert any(not torch.equal(raw[k], exported[k]) for k in raw), "the EMA equals the last iterate"
+    celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP[:-1], f"--output_dir={tmp_path / 'noflip'}"))
+    assert _losses(tmp_path / "noflip") != pytest.approx(_losses(run), rel=1e-4), "hflip=true changed nothing"
+    celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'plain'}"))  # no EMA in its checkpoints
+    with pytest.raises(ConfigError, match="ema.safetensors"):
+        celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'x'}", "--ema_decay=0.9",
+                         f"--resume_from={tmp_path / 'plain' / 'checkpoint-3'}"))  # fmt: skip
 
 
 def _losses(run) -> list[float]:

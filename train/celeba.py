@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import safetensors.torch
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
@@ -30,11 +31,13 @@ from tqdm.auto import tqdm
 
 from hypersiren.config import ConfigError, from_dict, load_yaml, parse_overrides, to_yaml
 from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range
+from hypersiren.ema import EMA
 from hypersiren.losses import prior_loss, sample_observed
 from hypersiren.masks import center, random_context
 from hypersiren.model import HyperSiren, HyperSirenConfig
 
 logger = logging.getLogger("train.celeba")
+EMA_NAME = "ema.safetensors"
 
 
 @dataclass
@@ -61,6 +64,8 @@ class TrainConfig(HyperSirenConfig):
     context_log_uniform: bool = False
     hole_prob: float = 0.0
     render_pixels: int | None = None  # render and supervise this many random pixels per step (None: all, the paper)
+    hflip: bool = False  # flip each training image horizontally with probability 1/2
+    ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
     # run
     mixed_precision: str = "no"  # no | bf16 | fp16
     seed: int = 0
@@ -104,11 +109,13 @@ def _latest_checkpoint(output_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int) -> None:
+def _save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: EMA | None) -> None:
     out = Path(cfg.output_dir)
     final, tmp = out / f"checkpoint-{step}", out / f"checkpoint-{step}.tmp"
     accelerator.save_state(str(tmp))  # collective: every process takes part
     if accelerator.is_main_process:
+        if ema is not None:
+            safetensors.torch.save_file(ema.state_dict(), str(tmp / EMA_NAME))
         (tmp / "step.json").write_text(json.dumps({"step": step}))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)  # a checkpoint folder is complete or absent
@@ -132,6 +139,7 @@ def evaluate(model, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Acc
         "mse_ctx100": random_context(n, h, w, min(100, h * w), generator=_generator(cfg.seed, -1)),
         "mse_ctx1000": random_context(n, h, w, min(1000, h * w), generator=_generator(cfg.seed, -2)),
         "mse_center": center(h, w).expand(n, 1, h, w),
+        "mse_full": torch.ones(n, 1, h, w, dtype=torch.bool),
     }
     for name, observed in contexts.items():
         errors = []
@@ -175,6 +183,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(cfg, s))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    ema = EMA(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay is not None else None
 
     start = 0
     if cfg.resume_from:
@@ -182,6 +191,10 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         if ckpt is None or not (ckpt / "step.json").is_file():
             raise ConfigError(f"resume_from={cfg.resume_from!r}: no complete checkpoint found (in {out})")
         accelerator.load_state(str(ckpt))
+        if ema is not None:
+            if not (ckpt / EMA_NAME).is_file():
+                raise ConfigError(f"ema_decay is set but {ckpt} holds no {EMA_NAME} (trained without EMA?)")
+            ema.load_state_dict(safetensors.torch.load_file(str(ckpt / EMA_NAME)))
         start = json.loads((ckpt / "step.json").read_text())["step"]
         accelerator.print(f"resumed from {ckpt} at step {start}")
     if accelerator.is_main_process:
@@ -199,6 +212,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     for step in bar:
         idx = _batch_indices(cfg, step, len(train_images), rank, world)
         images = to_model_range(train_images[idx]).to(accelerator.device)  # (B, C, H, W)
+        if cfg.hflip:
+            flip = torch.rand(len(idx), generator=_generator(cfg.seed, step, rank, 2)) < 0.5
+            images = torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
         observed = sample_observed(len(idx), *images.shape[-2:], _generator(cfg.seed, step, rank),
                                    cfg.context_min, cfg.context_max, cfg.context_sampling,
                                    cfg.context_log_uniform, cfg.hole_prob).to(accelerator.device)  # fmt: skip
@@ -217,6 +233,8 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update(accelerator.unwrap_model(model))
 
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.max_steps:
@@ -228,25 +246,36 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
         out_of_time = bool(accelerator.gather(torch.tensor([out_of_time], device=accelerator.device)).any())
         if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
-            metrics = evaluate(model, val_images, cfg, accelerator)
+            metrics = _evaluate(model, ema, val_images, cfg, accelerator)
             _log(accelerator, log_file, {"step": done, **{f"val_{k}": v for k, v in metrics.items()}}, cfg.tensorboard)
             accelerator.print(f"step {done}: " + ", ".join(f"val {k} {v:.4f}" for k, v in metrics.items()))
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
-            _save_checkpoint(accelerator, cfg, done)
+            _save_checkpoint(accelerator, cfg, done, ema)
         if out_of_time:
             accelerator.print(f"max_minutes={cfg.max_minutes} reached at step {done}")
             break
     if start >= cfg.max_steps:
-        metrics = evaluate(model, val_images, cfg, accelerator)
+        metrics = _evaluate(model, ema, val_images, cfg, accelerator)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(out)
+        final = accelerator.unwrap_model(model)
+        if ema is not None:
+            ema.copy_to(final)  # the export is the average (training has ended)
+        final.save_pretrained(out)
         metrics["peak_rss_gb"] = _peak_rss_gb()
         (out / "final_metrics.json").write_text(json.dumps(metrics, indent=2))
     accelerator.end_training()
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     accelerator.print(f"trained to step {step + 1 if cfg.max_steps > start else start}: {summary}; exported to {out}")
     return metrics
+
+
+def _evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator):
+    """:func:`evaluate` on the averaged weights when there are any."""
+    if ema is None:
+        return evaluate(model, val_images, cfg, accelerator)
+    with ema.applied(accelerator.unwrap_model(model)):
+        return evaluate(model, val_images, cfg, accelerator)
 
 
 def _lr_factor(cfg: TrainConfig, step: int) -> float:
