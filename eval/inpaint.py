@@ -4,6 +4,7 @@
     python eval/inpaint.py --data ../shared/data/celeba32/test.npz --protocol paper --out runs/eval
     python eval/inpaint.py --mask random --num_context 100 --refine_steps 50 --limit 500
     python eval/inpaint.py --mask file --mask_path hole.png --render_size 128 --limit 16
+    python eval/inpaint.py --method biharmonic --mask random --num_context 1000 --limit 1000   # a classical fill
 
 Writes ``OUT/metrics.json`` (means per setting, plus ``meta``), ``OUT/per_image.csv`` and one figure per
 setting, ``OUT/grid_{setting}.png`` (ground truth | observed | inpainted [| refined] [| rendered at
@@ -15,6 +16,11 @@ missing pixels only; ``ssim`` and ``lpips`` compare the completed image (observe
 ``--protocol paper`` evaluates context 10, 100, 1000 (Bernoulli p = N / (H W), as the official code
 tests its CNN encoder; ``--context_sampling exact`` draws exactly N pixels, the CNP protocol), half
 and full, beside the paper's numbers.
+
+``--method mean|nearest|linear|biharmonic`` replaces the model's completion by a classical fill
+(``hypersiren.classical``: scipy / scikit-image, observed pixels kept) under exactly the same masks
+(same seeds per setting) and metrics; its "raw" output is the filled image itself. No model is loaded:
+the image size is ``--image_size``, else the ``image_size`` in the model folder's ``config.json``.
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ import torch
 from tqdm.auto import tqdm
 
 import hypersiren
+from hypersiren import classical
 from hypersiren import metrics as M
 from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range
 from hypersiren.masks import KINDS, MaskError, make_observed
-from hypersiren.model import CheckpointError, HyperSiren
+from hypersiren.model import CONFIG_NAME, CheckpointError, HyperSiren
 from hypersiren.refine import refine
 
 logger = logging.getLogger("eval.inpaint")
@@ -70,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", default=None, help=f"checkpoint folder or Hub id (default: shipped {DEFAULT_MODEL})")
+    p.add_argument("--method", default="model", choices=("model", *classical.METHODS),
+                   help="model: the HyperSiren's completion; otherwise a classical fill (scipy / scikit-image) "
+                   "under the same masks and metrics, with no model loaded")  # fmt: skip
+    p.add_argument("--image_size", type=int, default=None,
+                   help="evaluation side (default: the model's config.json); must match the model for "
+                   "--method model")  # fmt: skip
     p.add_argument("--data", default=None, help=f"npz file, folder or Hub id (default: {DEFAULT_HUB_ID}, falling "
                    "back to the bundled demo images when offline)")  # fmt: skip
     p.add_argument("--split", default="test", help="train | val | test")
@@ -119,6 +132,19 @@ def load_model(spec: str | None, device: str) -> tuple[HyperSiren, str]:
         raise
     except Exception as err:  # huggingface_hub raises many types (offline, 404, auth)
         raise EvalError(f"cannot load model {spec!r}: not a local folder, and from the Hub: {err}") from None
+
+
+def model_image_size(spec: str | None) -> int:
+    """The ``image_size`` in a local model folder's ``config.json``, without loading any weights."""
+    path = Path(spec).expanduser() if spec else DEFAULT_MODEL
+    config = path / CONFIG_NAME
+    if not config.is_file():
+        raise EvalError(f"a classical --method needs --image_size, or a local --model folder whose {CONFIG_NAME} "
+                        f"gives it ({config} not found)")  # fmt: skip
+    try:
+        return int(json.loads(config.read_text())["image_size"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise EvalError(f"no image_size in {config} ({type(err).__name__}: {err}); pass --image_size") from None
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -186,8 +212,10 @@ def settings(args: argparse.Namespace) -> list[tuple[str, str, int | None]]:
 
 
 def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, torch.Tensor], dict]:
-    """Per-image metrics (and refined ones) over every batch, plus the first images for the figure."""
-    size = model.config.image_size
+    """Per-image metrics (and refined ones) over every batch, plus the first images for the figure.
+
+    ``model`` is None for a classical ``args.method``: the fill then stands for the model's output.
+    """
     per_image: dict[str, list[torch.Tensor]] = {}
     shown: dict[str, list[torch.Tensor]] = {}
     n = len(images_u8)
@@ -197,11 +225,16 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
         obs = observed[start : start + args.batch_size].to(args.device)  # (B, 1, S, S)
         context = torch.where(obs, x, torch.zeros_like(x))  # the model never sees a missing pixel
         outputs = {}
-        with torch.inference_mode():
-            with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16_encoder):
-                latent = model.encode(context, obs)
-            generated = model.generate(latent.map(torch.Tensor.float))
-            outputs[""] = (model.decode(generated, size, size, chunk=args.decode_chunk), generated)
+        if model is None:
+            outputs[""] = (classical.fill(context, obs, args.method), None)
+        else:
+            size = model.config.image_size
+            with torch.inference_mode():
+                with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16,
+                                    enabled=args.bf16_encoder):  # fmt: skip
+                    latent = model.encode(context, obs)
+                generated = model.generate(latent.map(torch.Tensor.float))
+                outputs[""] = (model.decode(generated, size, size, chunk=args.decode_chunk), generated)
         if args.refine_steps > 0:
             r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=latent)
             outputs["refined_"] = (r.images, r.generated)
@@ -278,9 +311,22 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
                         f"{args.decode_chunk} and {args.limit}")  # fmt: skip
     if args.render_size is not None and args.render_size < 1:
         raise EvalError(f"--render_size must be positive, got {args.render_size}")
+    if args.image_size is not None and args.image_size < 1:
+        raise EvalError(f"--image_size must be positive, got {args.image_size}")
+    if args.method != "model":
+        for flag, value in (("--refine_steps", args.refine_steps), ("--render_size", args.render_size)):
+            if value:
+                raise EvalError(f"{flag} acts on the model's SIRENs; --method {args.method} is a classical fill "
+                                "with none (use --method model)")  # fmt: skip
     t0, cpu0 = time.perf_counter(), time.process_time()
-    model, model_name = load_model(args.model, args.device)
-    size = model.config.image_size
+    if args.method == "model":
+        model, model_name = load_model(args.model, args.device)
+        size = model.config.image_size
+        if args.image_size not in (None, size):
+            raise EvalError(f"--image_size {args.image_size}: the model {model_name} works at {size}x{size}")
+    else:
+        model, model_name = None, f"classical {args.method} fill"
+        size = args.image_size or model_image_size(args.model)
     plan = settings(args)
     # Build the masks before the data, so a bad --mask / --num_context / --mask_path fails fast.
     make_observed(plan[0][1], 1, size, size, num_context=plan[0][2], center_frac=args.center_frac,
@@ -289,7 +335,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     if len(images) == 0:
         raise EvalError(f"no images to evaluate in {data_name}")
     data_name = f"{data_name}, {len(images):,} images"
-    print(f"data: {data_name} at {size}x{size}; model: {model_name}")
+    print(f"data: {data_name} at {size}x{size}; {'model' if model else 'method'}: {model_name}")
     lpips_model = None if args.no_lpips else M.load_lpips(args.lpips_weights)
     if lpips_model is not None:
         lpips_model.to(args.device)
@@ -315,13 +361,15 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
         for i in range(len(images)):
             rows.append({"setting": key, "index": i, **{n: f"{v[i]:.6g}" for n, v in columns.items()}})
         save_figure(shown, out / f"grid_{key}.png", f"{data_name} | {key} | {model_name}")
-    results["meta"] = {"data": data_name, "model": model_name, "image_size": size, "seed": args.seed,
+    results["meta"] = {"data": data_name, "method": args.method, "model": model_name if model else None,
+                       "image_size": size, "seed": args.seed,
                        "lpips": "unavailable" if lpips_model is None else "alexnet v0.1, upsampled to 64",
                        "refine": {"steps": args.refine_steps, "lr": args.refine_lr, "weights": args.refine_weights},
                        "bf16_encoder": args.bf16_encoder, "seconds": round(time.perf_counter() - t0, 2),
                        "cpu_seconds": round(time.process_time() - cpu0, 2), "threads": torch.get_num_threads(),
-                       "definitions": "mse: paper's (raw output clipped, all pixels, [0,1]); *_missing: missing "
-                       "pixels only; ssim, lpips: completed image (observed pixels kept)"}  # fmt: skip
+                       "definitions": "mse: paper's (raw output clipped, all pixels, [0,1]; for a classical fill "
+                       "the filled image); *_missing: missing pixels only; ssim, lpips: completed image (observed "
+                       "pixels kept)"}  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     with open(out / "per_image.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -329,7 +377,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
         writer.writerows(rows)
     print_table(results, plan, args)
     first = results[plan[0][0]]
-    print(f"inpainted {data_name} ({', '.join(k for k, _, _ in plan)}): "
+    print(f"inpainted {data_name} with {model_name} ({', '.join(k for k, _, _ in plan)}): "
           f"MSE {_fmt(first['mse'])}, PSNR(missing) {_fmt(first['psnr_missing'], 2)} dB, "
           f"SSIM {_fmt(first['ssim'], 3)}, LPIPS {_fmt(first['lpips'], 3)} in {results['meta']['seconds']:.1f} s "
           f"-> {out / 'metrics.json'}")  # fmt: skip

@@ -156,7 +156,9 @@ def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, caps
 
 
 def test_subprocess_error_and_help(assets, tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # the checkout's package, not whichever copy the environment has installed
+    pythonpath = os.pathsep.join(filter(None, [str(SCRIPT.parents[1]), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": pythonpath}
     bad = subprocess.run([sys.executable, str(SCRIPT), "--model", str(assets / "empty_model"), "--no_lpips"],
                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr, bad.stderr
