@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine_steps", type=int, default=0, help="test-time Adam steps on the observed pixels")
     p.add_argument("--refine_lr", type=float, default=1e-2, help="Adam learning rate of the refinement")
     p.add_argument("--refine_weights", action="store_true", help="refine offsets on the generated weights too")
+    p.add_argument("--refine_anchor", type=float, default=0.0,
+                   help="weight of mean((z - z_encoder)^2) in the refinement objective")  # fmt: skip
+    p.add_argument("--refine_holdout", type=float, default=0.0,
+                   help="share of observed pixels left out of the refinement fit, to pick its iterate")  # fmt: skip
     p.add_argument("--lpips_weights", default=None, help=f"AlexNet weights .npz/.pth (or ${M.LPIPS_WEIGHTS_ENV})")
     p.add_argument("--no_lpips", action="store_true", help="skip LPIPS (reported as unavailable)")
     p.add_argument("--bf16_encoder", action=argparse.BooleanOptionalAction, default=True,
@@ -236,7 +240,9 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
                 generated = model.generate(latent.map(torch.Tensor.float))
                 outputs[""] = (model.decode(generated, size, size, chunk=args.decode_chunk), generated)
         if args.refine_steps > 0:
-            r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=latent)
+            r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=latent,
+                       anchor=args.refine_anchor, holdout=args.refine_holdout,
+                       generator=torch.Generator().manual_seed(args.seed + start))  # fmt: skip
             outputs["refined_"] = (r.images, r.generated)
         for prefix, (raw, gen) in outputs.items():
             filled = torch.where(obs, x, raw.clamp(-1, 1))
@@ -364,7 +370,8 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     results["meta"] = {"data": data_name, "method": args.method, "model": model_name if model else None,
                        "image_size": size, "seed": args.seed,
                        "lpips": "unavailable" if lpips_model is None else "alexnet v0.1, upsampled to 64",
-                       "refine": {"steps": args.refine_steps, "lr": args.refine_lr, "weights": args.refine_weights},
+                       "refine": {"steps": args.refine_steps, "lr": args.refine_lr, "weights": args.refine_weights,
+                                  "anchor": args.refine_anchor, "holdout": args.refine_holdout},
                        "bf16_encoder": args.bf16_encoder, "seconds": round(time.perf_counter() - t0, 2),
                        "cpu_seconds": round(time.process_time() - cpu0, 2), "threads": torch.get_num_threads(),
                        "definitions": "mse: paper's (raw output clipped, all pixels, [0,1]; for a classical fill "

@@ -29,10 +29,12 @@ class GridEncoder(nn.Module):
         grid_stride: pixels per code along each axis (a power of two, at most ``2**stages``).
         stages: stride-2 stages of the contracting path.
         grid_input: feed the (pooled) observed values and mask to the last layer.
+        global_code: compute the global code (else it is empty, ``(B, 0)``).
     """
 
     def __init__(self, channels: int = 3, latent_dim: int = 256, grid_dim: int = 64, width: int = 32,
-                 grid_stride: int = 1, stages: int = 3, grid_input: bool = True) -> None:  # fmt: skip
+                 grid_stride: int = 1, stages: int = 3, grid_input: bool = True,
+                 global_code: bool = True) -> None:  # fmt: skip
         super().__init__()
         levels = grid_stride.bit_length() - 1
         if grid_stride < 1 or 2**levels != grid_stride or levels > stages:
@@ -45,8 +47,10 @@ class GridEncoder(nn.Module):
             stage = [ResBlock(widths[i - 1], widths[i], stride=2), ResBlock(widths[i], widths[i])]
             self.down.append(nn.Sequential(*stage))
         self.up = nn.ModuleList(ResBlock(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(levels, stages)))
-        self.head = nn.Sequential(nn.GroupNorm(min(8, widths[-1]), widths[-1]), nn.SiLU(), nn.AdaptiveAvgPool2d(1),
-                                  nn.Flatten(), nn.Linear(widths[-1], latent_dim))  # fmt: skip
+        self.head = None
+        if global_code:
+            self.head = nn.Sequential(nn.GroupNorm(min(8, widths[-1]), widths[-1]), nn.SiLU(), nn.AdaptiveAvgPool2d(1),
+                                      nn.Flatten(), nn.Linear(widths[-1], latent_dim))  # fmt: skip
         out = widths[levels]
         self.norm = nn.GroupNorm(min(8, out), out)
         self.out = nn.Conv2d(out + (channels + 1 if grid_input else 0), grid_dim, 1)
@@ -60,7 +64,7 @@ class GridEncoder(nn.Module):
         for stage in self.down:
             h = stage(h)
             skips.append(h)  # level i: (B, widths[i], H / 2^i, W / 2^i)
-        code = self.head(h)  # (B, latent_dim)
+        code = self.head(h) if self.head is not None else h.new_zeros(len(h), 0)  # (B, latent_dim) or (B, 0)
         for block, skip in zip(self.up, reversed(skips[:-1]), strict=False):
             h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")  # any size, not only multiples of 2^stages
             h = block(torch.cat([h, skip], dim=1))

@@ -123,7 +123,8 @@ class HyperSiren(
         c = config
         grid = {}
         if c.encoder == "grid":
-            grid = dict(grid_dim=c.grid_dim, grid_stride=c.grid_stride, grid_input=c.grid_input)
+            grid = dict(grid_dim=c.grid_dim, grid_stride=c.grid_stride, grid_input=c.grid_input,
+                        global_code=c.grid_global)  # fmt: skip
         self.encoder = build_encoder(c.encoder, c.channels, c.latent_dim, c.image_size, c.encoder_width, **grid)
         self.siren = Siren(2, c.hidden_features, c.hidden_layers, c.channels, c.first_omega_0, c.hidden_omega_0)
         self.hypernet = build_hypernet(c.hypernet, c.latent_dim, self.siren, c.hyper_hidden_features,
