@@ -10,6 +10,7 @@ Checkpoints are ``model.safetensors`` + a flat ``config.json`` (huggingface_hub
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,6 +28,7 @@ from hypersiren.coords import grid, points_to_image
 from hypersiren.encoder import build_encoder
 from hypersiren.hypernet import build_hypernet
 from hypersiren.latent import Generated, Latent
+from hypersiren.masks import resize_observed
 from hypersiren.siren import Siren
 
 WEIGHTS_NAME = "model.safetensors"
@@ -132,15 +134,30 @@ class HyperSiren(
         if c.hypernet == "full":
             self.siren.requires_grad_(False)  # a template only: every parameter is generated
 
-    def encode(self, images: torch.Tensor, observed: torch.Tensor) -> Latent:
-        """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> :class:`Latent` (code ``(B, latent_dim)``)."""
+    def encode(self, images: torch.Tensor, observed: torch.Tensor, encoder_dtype: torch.dtype | None = None) -> Latent:
+        """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> :class:`Latent` (code ``(B, latent_dim)``).
+
+        Pictures of another side than ``config.image_size`` are first resampled to it, mask-aware
+        (:func:`hypersiren.masks.resize_observed`): the encoder reads faces at the scale it was trained on.
+
+        Args:
+            encoder_dtype: run the encoder under autocast to this dtype (e.g. ``torch.bfloat16``: the
+                convolutions are the cost of inference on a CPU) and return the latent in float32.
+        """
         if images.dim() != 4 or images.shape[1] != self.config.channels:
             raise ValueError(f"expected images (B, {self.config.channels}, H, W), got {tuple(images.shape)}")
         if observed.shape != (images.shape[0], 1, *images.shape[2:]):
             raise ValueError(f"observed must be (B, 1, H, W) = {(images.shape[0], 1, *images.shape[2:])}, "
                              f"got {tuple(observed.shape)}")  # fmt: skip
-        latent = self.encoder(images, observed)
-        return latent if isinstance(latent, Latent) else Latent(latent)
+        size = self.config.image_size
+        if images.shape[-2:] != (size, size):
+            images, observed = resize_observed(images, observed, size)
+        # no autocast context at all without a dtype: an enabled=False one would switch off a caller's autocast
+        cast = torch.autocast(images.device.type, dtype=encoder_dtype) if encoder_dtype else contextlib.nullcontext()
+        with cast:
+            latent = self.encoder(images, observed)
+        latent = latent if isinstance(latent, Latent) else Latent(latent)
+        return latent.map(torch.Tensor.float) if encoder_dtype is not None else latent
 
     def generate(self, latent: Latent | torch.Tensor) -> Generated:
         """A :class:`Latent` (or a bare ``(B, latent_dim)`` code) -> the per-sample SIREN."""
@@ -174,28 +191,48 @@ class HyperSiren(
         return points_to_image(self.hypernet.render(generated, self.siren, coords), height, width)
 
     def forward(
-        self, images: torch.Tensor, observed: torch.Tensor, pixels: torch.Tensor | None = None
+        self,
+        images: torch.Tensor,
+        observed: torch.Tensor,
+        pixels: torch.Tensor | None = None,
+        *,
+        size: tuple[int, int] | None = None,
+        chunk: int | None = None,
+        encoder_dtype: torch.dtype | None = None,
     ) -> HyperSirenOutput:
-        """Encode the observed pixels and render the generated SIREN on the input grid.
+        """Encode the observed pixels and render the generated SIRENs (not clamped): the one path through the model.
 
-        ``pixels``: optional ``(S,)`` flat indices into the ``H x W`` grid: render only there (training on a
-        pixel subset, as the official code does for video); ``.images`` is then ``(B, C, S)``.
+        Args:
+            images: ``(B, C, H, W)`` in [-1, 1]; only the observed pixels are read.
+            observed: ``(B, 1, H, W)`` bool.
+            pixels: optional ``(S,)`` flat indices into the rendered grid: render only there (training on a
+                pixel subset, as the official code does for video); ``.images`` is then ``(B, C, S)``.
+            size: ``(height, width)`` to render at (default: the input's).
+            chunk: render this many samples at a time (see :meth:`decode`).
+            encoder_dtype: see :meth:`encode`.
         """
-        latent = self.encode(images, observed)
+        latent = self.encode(images, observed, encoder_dtype)
         generated = self.generate(latent)
-        return HyperSirenOutput(self.decode(generated, *images.shape[-2:], pixels=pixels), latent, generated)
+        height, width = size or images.shape[-2:]
+        return HyperSirenOutput(self.decode(generated, height, width, pixels, chunk), latent, generated)
 
     def render(
-        self, images: torch.Tensor, observed: torch.Tensor, height: int | None = None, width: int | None = None
+        self, images: torch.Tensor, observed: torch.Tensor, height: int | None = None, width: int | None = None, **kw
     ) -> torch.Tensor:
-        """The completed function rendered at any resolution: ``(B, C, height, width)`` in [-1, 1]."""
+        """The completed function rendered at any resolution: ``(B, C, height, width)`` in [-1, 1].
+
+        ``height`` alone gives a square; keyword arguments go to :meth:`forward` (``chunk``, ``encoder_dtype``).
+        """
         height = height or images.shape[-2]
         width = width or height if height != images.shape[-2] else width or images.shape[-1]
-        return self.decode(self.generate(self.encode(images, observed)), height, width).clamp(-1.0, 1.0)
+        return self(images, observed, size=(height, width), **kw).images.clamp(-1.0, 1.0)
 
-    def inpaint(self, images: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-        """Complete the missing pixels: ``(B, C, H, W)`` in [-1, 1], observed pixels kept."""
-        return torch.where(observed, images, self.render(images, observed))
+    def inpaint(self, images: torch.Tensor, observed: torch.Tensor, **kw) -> torch.Tensor:
+        """Complete the missing pixels: ``(B, C, H, W)`` in [-1, 1], observed pixels kept.
+
+        Keyword arguments go to :meth:`forward` (``chunk``, ``encoder_dtype``).
+        """
+        return paste_observed(self(images, observed, **kw).images, images, observed)
 
     # --- checkpoints: safetensors + flat config.json, strict, atomic ---------------------------------------
 
@@ -237,6 +274,16 @@ class HyperSiren(
             )
         load_weights(model, model_file, strict=strict)
         return model.to(map_location).eval()
+
+
+def paste_observed(rendered: torch.Tensor, images: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """The completion a user sees: the observed pixels of ``images``, the clamped rendering elsewhere.
+
+    Args:
+        rendered: ``(B, C, H, W)`` raw model output.
+        images, observed: as given to the model, same ``H x W``.
+    """
+    return torch.where(observed, images, rendered.clamp(-1.0, 1.0))
 
 
 def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:

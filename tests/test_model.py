@@ -127,7 +127,7 @@ def test_decode_in_chunks_is_the_same_render(hypernet):
 @pytest.mark.parametrize("size", [16, 24])
 @pytest.mark.parametrize("stride", [1, 2, 4])
 def test_grid_encoder_scales_with_the_image(size, stride):
-    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", grid_stride=stride))
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", grid_stride=stride, image_size=size))
     images, observed = _batch(size, b=3)
     latent = model.encode(images, observed)
     assert latent.code.shape == (3, 16)
@@ -180,11 +180,43 @@ def test_grid_encoder_and_hypernet_go_together():
         HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", grid_stride=3))
 
 
-def test_paper_encoder_rejects_wrong_image_size():
-    model = HyperSiren(HyperSirenConfig.tiny(encoder="paper_cnn", image_size=32))
+def test_pictures_of_another_size_are_resampled_to_the_models():
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="paper_cnn", image_size=16)).eval()  # fixed to 16x16
+    with pytest.raises(ValueError, match="fixed to 16x16"):
+        model.encoder(*_batch(32))  # the encoder itself cannot read 32x32
     images, observed = _batch(16)
-    with pytest.raises(ValueError, match="fixed to 32x32"):
-        model(images, observed)
+    big, big_observed = images.repeat_interleave(2, -1).repeat_interleave(2, -2), observed.repeat_interleave(2, -1)
+    big_observed = big_observed.repeat_interleave(2, -2)
+    # a 2x nearest-upsampled picture reads exactly as the original: same latent, rendered at 32
+    torch.testing.assert_close(model.encode(big, big_observed).code, model.encode(images, observed).code)
+    assert model(big, big_observed).images.shape == (2, 3, 32, 32)
+    filled = model.inpaint(big, big_observed)
+    assert torch.equal(filled[big_observed.expand_as(big)], big[big_observed.expand_as(big)])
+
+
+def test_resize_observed_averages_only_observed_pixels():
+    from hypersiren.masks import resize_observed
+
+    images = torch.tensor([[1.0, 3.0], [5.0, 100.0]]).view(1, 1, 2, 2)
+    observed = torch.tensor([[True, True], [True, False]]).view(1, 1, 2, 2)
+    small, small_observed = resize_observed(images, observed, 1)
+    assert small.item() == pytest.approx(3.0) and small_observed.item()
+    small, small_observed = resize_observed(images, torch.zeros_like(observed), 1)
+    assert small.item() == 0.0 and not small_observed.item()
+
+
+def test_encoder_dtype_runs_the_encoder_in_bf16_and_returns_float32():
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid")).eval()
+    images, observed = _batch(16)
+    exact = model.encode(images, observed)
+    fast = model.encode(images, observed, torch.bfloat16)
+    assert fast.grid.dtype == torch.float32
+    assert not torch.equal(fast.grid, exact.grid)
+    torch.testing.assert_close(fast.grid, exact.grid, rtol=0.05, atol=0.05)
+    chunked = model(images, observed, chunk=1, encoder_dtype=torch.bfloat16).images
+    torch.testing.assert_close(chunked, model(images, observed, encoder_dtype=torch.bfloat16).images)
 
 
 def test_bad_shapes_are_named():
