@@ -46,7 +46,7 @@ from hypersiren import classical
 from hypersiren import metrics as M
 from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range
 from hypersiren.masks import KINDS, MaskError, make_observed
-from hypersiren.model import CONFIG_NAME, CheckpointError, HyperSiren
+from hypersiren.model import CONFIG_NAME, CheckpointError, HyperSiren, paste_observed
 from hypersiren.refine import refine
 
 logger = logging.getLogger("eval.inpaint")
@@ -232,20 +232,17 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
         if model is None:
             outputs[""] = (classical.fill(context, obs, args.method), None)
         else:
-            size = model.config.image_size
             with torch.inference_mode():
-                with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16,
-                                    enabled=args.bf16_encoder):  # fmt: skip
-                    latent = model.encode(context, obs)
-                generated = model.generate(latent.map(torch.Tensor.float))
-                outputs[""] = (model.decode(generated, size, size, chunk=args.decode_chunk), generated)
+                out = model(context, obs, chunk=args.decode_chunk,
+                            encoder_dtype=torch.bfloat16 if args.bf16_encoder else None)  # fmt: skip
+            outputs[""] = (out.images, out.generated)
         if args.refine_steps > 0:
-            r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=latent,
+            r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=out.latent,
                        anchor=args.refine_anchor, holdout=args.refine_holdout,
                        generator=torch.Generator().manual_seed(args.seed + start))  # fmt: skip
             outputs["refined_"] = (r.images, r.generated)
         for prefix, (raw, gen) in outputs.items():
-            filled = torch.where(obs, x, raw.clamp(-1, 1))
+            filled = paste_observed(raw, x, obs)
             for name, value in M.inpainting_metrics(raw, filled, x, obs, lpips_model).items():
                 per_image.setdefault(prefix + name, []).append(value.cpu())
             if start < NUM_SHOWN:
