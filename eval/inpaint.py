@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model: the HyperSiren's completion; otherwise a classical fill (scipy / scikit-image) "
                    "under the same masks and metrics, with no model loaded")  # fmt: skip
     p.add_argument("--image_size", type=int, default=None,
-                   help="evaluation side (default: the model's config.json); must match the model for "
-                   "--method model")  # fmt: skip
+                   help="evaluation side (default: the model's config.json); a model of another size reads the "
+                   "pictures resampled to its own and renders its SIRENs at this side")  # fmt: skip
     p.add_argument("--data", default=None, help=f"npz file, folder or Hub id (default: {DEFAULT_HUB_ID}, falling "
                    "back to the bundled demo images when offline)")  # fmt: skip
     p.add_argument("--split", default="test", help="train | val | test")
@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--center_frac", type=float, default=0.5, help="side of the center hole / image side")
     p.add_argument("--mask_path", default=None, help="mask image for --mask file (white = missing)")
     p.add_argument(
-        "--protocol", default=None, choices=["paper"], help="paper: context 10/100/1000, half, full (overrides --mask)"
+        "--protocol", default=None, choices=["paper", "scaled"],
+        help="paper: context 10/100/1000, half, full (overrides --mask); scaled: the same with the counts scaled by "
+        "the pixel count over 32x32 (40/400/4000 at 64x64)",
     )
     p.add_argument("--context_sampling", default="bernoulli", choices=["bernoulli", "exact"],
                    help="--protocol paper context: Bernoulli p=N/(HW) (official CNN test) or exactly N")  # fmt: skip
@@ -204,12 +206,13 @@ def load_images(spec: str | None, split: str, image_size: int, limit: int | None
     return images, name
 
 
-def settings(args: argparse.Namespace) -> list[tuple[str, str, int | None]]:
+def settings(args: argparse.Namespace, image_size: int = 32) -> list[tuple[str, str, int | None]]:
     """(key, mask kind, num_context) for each evaluation."""
-    if args.protocol == "paper":
+    if args.protocol in ("paper", "scaled"):
         kind = "bernoulli" if args.context_sampling == "bernoulli" else "random"
-        return [("10", kind, 10), ("100", kind, 100), ("1000", kind, 1000), ("half", "half", None),
-                ("full", "full", None)]  # fmt: skip
+        factor = image_size**2 // 1024 if args.protocol == "scaled" else 1
+        counts = [(str(n * factor), n * factor) for n in (10, 100, 1000)]
+        return [(key, kind, n) for key, n in counts] + [("half", "half", None), ("full", "full", None)]
     if args.mask in ("random", "bernoulli"):
         return [(f"{args.mask}_{args.num_context}", args.mask, args.num_context)]
     return [(args.mask, args.mask, None)]
@@ -324,13 +327,11 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     t0, cpu0 = time.perf_counter(), time.process_time()
     if args.method == "model":
         model, model_name = load_model(args.model, args.device)
-        size = model.config.image_size
-        if args.image_size not in (None, size):
-            raise EvalError(f"--image_size {args.image_size}: the model {model_name} works at {size}x{size}")
+        size = args.image_size or model.config.image_size  # another size: read resampled, rendered at this one
     else:
         model, model_name = None, f"classical {args.method} fill"
         size = args.image_size or model_image_size(args.model)
-    plan = settings(args)
+    plan = settings(args, size)
     # Build the masks before the data, so a bad --mask / --num_context / --mask_path fails fast.
     make_observed(plan[0][1], 1, size, size, num_context=plan[0][2], center_frac=args.center_frac,
                   path=args.mask_path, generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
