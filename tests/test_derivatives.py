@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import load_script
 
 from hypersiren import Siren, operators
 from hypersiren.coords import grid
@@ -198,3 +199,14 @@ def test_errors():
     with pytest.raises(ValueError, match=r"gradient supervision: the model gives \(16, 2\), the target is \(16, 3\)"):
         fit(one, grid(4, 4), torch.zeros(16, 3), steps=1, supervise="gradient", reference=torch.zeros(16, 1),
             progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("supervise", ["gradient", "laplacian"])
+def test_poisson_bench_sides_train_the_same_model(supervise):
+    bench = load_script("bench/fit_poisson.py")
+    args = bench.build_parser().parse_args(["--size", "12", "--steps", "3", "--threads", "1", "--supervise", supervise])
+    report = bench.main(args)
+    ours, ref = report["hypersiren"]["psnr"], report["reference"]["psnr"]
+    assert list(ours) == list(ref) == [3]
+    assert abs(ours[3] - ref[3]) < 1e-3, f"fused fp32 and the official double backward diverged: {ours} vs {ref}"
+    assert report["matmul"]["fp32"] > 0 and report["matmul"]["bf16"] > 0
