@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 SUPERVISIONS = ("value", "gradient", "laplacian")
 DERIVATIVES = ("fused", "forward", "autograd")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
 
 
 def mse(prediction: torch.Tensor, target: torch.Tensor) -> float:
@@ -133,6 +134,25 @@ def _compiled_or_eager(compiled: nn.Module, model: nn.Module, probe: torch.Tenso
         return model
 
 
+def lr_at(step: int, steps: int, lr: float, schedule: str = "constant", lr_final: float | None = None) -> float:
+    """Learning rate of update ``step`` (0-based) of ``steps``.
+
+    ``constant`` is ``lr`` throughout (the official code); ``cosine`` and ``exponential`` go from ``lr`` at
+    the first update to ``lr_final`` (default ``lr / 100``) at the last.
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr schedule {schedule!r}: choose from {', '.join(LR_SCHEDULES)}")
+    if schedule == "constant":
+        return lr
+    final = lr / 100 if lr_final is None else lr_final
+    if final <= 0 and schedule == "exponential" or final < 0:
+        raise ValueError(f"lr_final must be positive for the {schedule} schedule, got {final}")
+    t = step / max(1, steps - 1)
+    if schedule == "cosine":
+        return final + (lr - final) * 0.5 * (1 + math.cos(math.pi * t))
+    return lr * (final / lr) ** t
+
+
 def _mse_loss(derived: torch.Tensor, target: torch.Tensor, supervise: str) -> torch.Tensor:
     """The training loss; a shape mismatch is an error, not a broadcast."""
     if derived.shape != target.shape:
@@ -154,6 +174,8 @@ def fit(
     *,
     steps: int,
     lr: float = 1e-4,
+    lr_schedule: str = "constant",
+    lr_final: float | None = None,
     supervise: str = "value",
     reference: torch.Tensor | None = None,
     batch_size: int | None = None,
@@ -173,7 +195,9 @@ def fit(
         coords: ``(N, D)`` in [-1, 1].
         target: ``(N, C)`` values, ``(N, D)`` gradients or ``(N, 1)`` Laplacians, per ``supervise``.
         steps: optimiser steps (at least 1).
-        lr: Adam learning rate.
+        lr: Adam learning rate (of the first update).
+        lr_schedule: ``constant``, ``cosine`` or ``exponential`` (see :func:`lr_at`).
+        lr_final: learning rate of the last update for the decaying schedules (default ``lr / 100``).
         supervise: ``value``, ``gradient`` or ``laplacian``.
         reference: ``(N, C)`` signal to report PSNR against (default ``target`` when supervising values);
             derivative supervision reports PSNR after :func:`align`.
@@ -197,6 +221,7 @@ def fit(
         raise ValueError(f"steps must be at least 1, got {steps}")
     if supervise not in SUPERVISIONS:
         raise ValueError(f"unknown supervision {supervise!r}: choose from {', '.join(SUPERVISIONS)}")
+    lr_at(0, steps, lr, lr_schedule, lr_final)  # rejects an unknown schedule before any work
     if derivatives not in DERIVATIVES:
         raise ValueError(f"unknown derivatives {derivatives!r}: choose from {', '.join(DERIVATIVES)}")
     if coords.dim() != 2 or target.dim() != 2 or coords.shape[0] != target.shape[0]:
@@ -256,6 +281,8 @@ def fit(
             loss = _mse_loss(derived, target[idx], supervise)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, lr, lr_schedule, lr_final)
         optimizer.step()
         times.append(time.perf_counter() - start)
         if on_step is not None:
