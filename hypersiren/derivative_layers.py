@@ -5,9 +5,11 @@ Laplacian) to ``(K, N, O)`` with one matmul and a hand-written backward. Compare
 in plain torch ops (whose autograd recomputes ``cos`` for ``sin``'s backward and ``sin`` for ``cos``'s,
 and allocates a buffer per elementwise op), the backward reuses the forward's ``sin`` and ``cos``, works
 in place where it can and runs each layer's ``K`` input-gradient and weight-gradient matmuls as one each.
-Large buffers on a CPU are fresh pages every time (as costly as a pass over them), hence the ``out=``
-and in-place ops. Like :class:`hypersiren.siren._SineLayerFunction`, these are differentiable once and
-run their matmuls in the autocast dtype when autocast is on.
+Large buffers on a CPU are fresh pages every time (glibc maps allocations over 32 MB anew: faulting them
+in costs about a pass over them), hence the ``out=`` and in-place ops. Like
+:class:`hypersiren.siren._SineLayerFunction`, these are differentiable once. Under autocast the hidden
+layers run in its dtype; the first layer computes in float32 (its pre-activation reaches ``omega_0``,
+where bfloat16 keeps the phase only to ~0.1 rad) and hands its streams on in the autocast dtype.
 
 Stream layout: ``[value, d/dx_1, ..., d/dx_D]`` then ``lap`` when ``laplacian`` is set. With
 ``z = omega (W x + b)``, ``u_d = omega W dx/dx_d`` and ``q = sum_d u_d^2``:

@@ -105,8 +105,8 @@ def value_and_gradient(siren: Siren, coords: torch.Tensor) -> Derivatives:
         coords: ``(N, D)``; no gradient flows to them.
 
     Returns:
-        :class:`hypersiren.derivatives.Derivatives` with value ``(N, 1)``, gradient ``(N, 1, D)`` and no
-        Laplacian; in the autocast dtype when autocast is on.
+        :class:`hypersiren.derivatives.Derivatives` with value ``(N, 1)`` (in the autocast dtype when
+        autocast is on), gradient ``(N, 1, D)`` (float32 then) and no Laplacian.
     """
     if siren.out_features != 1 or coords.dim() != 2:
         raise ValueError(f"needs one output and (N, D) coords, got {siren.out_features} and {tuple(coords.shape)}")
