@@ -4,6 +4,7 @@
     python eval/fit.py audio --audio gt_bach.wav --seconds 1 --arch siren relu
     python eval/fit.py video --video bikes.mp4 --frames 10 --size 64x64
     python eval/fit.py poisson --size 128 --supervise gradient
+    python eval/fit.py poisson --size 256 --supervise laplacian --bf16 --lr 1e-3 --lr_schedule cosine --steps 2000
     python eval/fit.py image --config configs/fit-image-paper.yaml   # the paper's scale (GPU)
 
 Each run writes ``DIR/metrics.json`` (``{"<arch>": {"psnr": dB, "mse": ..., "seconds_per_step": ...}}``,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import sys
@@ -34,7 +36,7 @@ from hypersiren import operators  # noqa: E402
 from hypersiren.baselines import ARCHS, make_model, nyquist_frequencies  # noqa: E402
 from hypersiren.config import ConfigError, from_dict, load_yaml, to_yaml  # noqa: E402
 from hypersiren.coords import grid, image_to_points, points_to_image  # noqa: E402
-from hypersiren.fitting import align, fit, mse, psnr  # noqa: E402
+from hypersiren.fitting import DERIVATIVES, LR_SCHEDULES, align, fit, mse, psnr  # noqa: E402
 from hypersiren.signals import SignalError, load_audio, load_image, load_video, save_audio, save_image  # noqa: E402
 
 MODES = ("image", "audio", "video", "poisson")
@@ -55,6 +57,8 @@ class FitConfig:
     arch: list[str] = field(default_factory=lambda: ["siren"])
     steps: int = 100
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # constant | cosine | exponential (to lr_final at the last step)
+    lr_final: float | None = None  # None = lr / 100
     seed: int = 0
     hidden_features: int = 256
     hidden_layers: int = 3
@@ -62,6 +66,7 @@ class FitConfig:
     hidden_omega_0: float = 30.0
     batch_size: int | None = None  # points per step; None = all points
     bf16: bool = False
+    derivatives: str = "fused"  # poisson: fused | forward | autograd (see hypersiren.fitting)
     device: str = "cpu"
     progress: bool = True
     out: str = "runs/fit"
@@ -103,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--size", help=f"HxW centre crop; default {d['size']}")
         if mode == "poisson":
             p.add_argument("--supervise", choices=("gradient", "laplacian"), help="default gradient")
+            routes = "fused (default), forward mode, or autograd's double backward"
+            p.add_argument("--derivatives", choices=DERIVATIVES, help=f"how SIREN derivatives are computed: {routes}")
         p.add_argument("--steps", type=int, help=f"optimiser steps; default {d['steps']}")
         p.add_argument("--lr", type=float, help=f"Adam learning rate; default {d['lr']:g}")
+        p.add_argument("--lr_schedule", choices=LR_SCHEDULES, help="constant (default), or decay to --lr_final")
+        p.add_argument("--lr_final", type=float, help="learning rate of the last step when decaying; default lr/100")
         p.add_argument("--arch", nargs="+", help=f"one or more of {', '.join(ARCHS)}; default {' '.join(d['arch'])}")
         p.add_argument("--seed", type=int, help="seed for initialisation and batches; default 0")
         p.add_argument("--hidden_features", type=int, help=f"network width; default {d['hidden_features']}")
@@ -112,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--first_omega_0", type=float, help=f"SIREN first-layer omega_0; default {d['first_omega_0']:g}")
         p.add_argument("--hidden_omega_0", type=float, help="SIREN hidden omega_0; default 30")
         p.add_argument("--batch_size", type=int, help=f"points per step (default: {d['batch_size'] or 'all'})")
-        p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the matmuls (value fits only)")
+        p.add_argument("--bf16", action="store_true", help="bf16 autocast for the matmuls (values, SIREN derivatives)")
         p.add_argument("--device", help="torch device; default cpu")
         p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
         p.add_argument("--out", help=f"output folder; default {d['out']}")
@@ -145,6 +154,12 @@ def validate(cfg: FitConfig) -> None:
         raise ConfigError(f"unknown --arch {' '.join(unknown) or '(none)'}: choose from {', '.join(ARCHS)}")
     if cfg.mode == "poisson" and cfg.supervise not in ("gradient", "laplacian"):
         raise ConfigError(f"--supervise must be gradient or laplacian, got {cfg.supervise!r}")
+    if cfg.derivatives not in DERIVATIVES:
+        raise ConfigError(f"--derivatives must be one of {', '.join(DERIVATIVES)}, got {cfg.derivatives!r}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"--lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
+    if cfg.lr_final is not None and cfg.lr_final <= 0:
+        raise ConfigError(f"--lr_final must be positive, got {cfg.lr_final}")
     if cfg.mode == "audio" and not cfg.audio:
         raise ConfigError("audio mode needs --audio WAV")
     if cfg.mode == "video" and not cfg.video:
@@ -278,8 +293,9 @@ def main(args: FitConfig | Sequence[str] | None = None) -> dict:
             num_frequencies=nyquist_frequencies(signal["samples"]),
         ).to(device)  # fmt: skip
         res = fit(
-            model, coords, target, steps=cfg.steps, lr=cfg.lr, supervise=supervise, reference=values,
-            batch_size=cfg.batch_size, seed=cfg.seed, bf16=cfg.bf16, progress=cfg.progress, desc=arch,
+            model, coords, target, steps=cfg.steps, lr=cfg.lr, lr_schedule=cfg.lr_schedule, lr_final=cfg.lr_final,
+            supervise=supervise, reference=values, batch_size=cfg.batch_size, seed=cfg.seed, bf16=cfg.bf16,
+            derivatives=cfg.derivatives, progress=cfg.progress, desc=arch,
         )  # fmt: skip
         pred = res.prediction.cpu()
         if supervise != "value":
@@ -290,10 +306,12 @@ def main(args: FitConfig | Sequence[str] | None = None) -> dict:
             t = signal["shape"][0]
             per_frame = [psnr(p, v) for p, v in zip(pred.chunk(t), values.cpu().chunk(t), strict=True)]
             m.update(psnr=float(np.mean(per_frame)), psnr_std=float(np.std(per_frame)), psnr_per_frame=per_frame)
+        elapsed = list(itertools.accumulate(res.step_seconds, initial=0.0))  # [k]: seconds of the first k updates
         m.update(
             seconds_per_step=res.seconds_per_step, steps=cfg.steps, lr=cfg.lr,
             parameters=sum(p.numel() for p in model.parameters()),
-            history={"step": res.history.steps, "loss": res.history.loss, "psnr": res.history.psnr},
+            history={"step": res.history.steps, "loss": res.history.loss, "psnr": res.history.psnr,
+                     "seconds": [elapsed[k] for k in res.history.steps]},  # time spent in updates so far
         )  # fmt: skip
         metrics[arch] = m
         if arch == "siren" and cfg.mode == "image":

@@ -6,6 +6,12 @@ only its gradient or Laplacian (Poisson reconstruction, Sec. 4.1 "Poisson equati
 is fixed only up to an offset (gradient) or an affine term, so PSNR is measured after aligning scale
 and offset by least squares (:func:`align`).
 
+Derivatives of a :class:`hypersiren.Siren` are computed by hand-fused routes (``derivatives="fused"``, the
+default): the gradient by :func:`hypersiren.fused_gradient.value_and_gradient`, the Laplacian by forward
+mode (:func:`hypersiren.derivatives.forward_derivatives`); ``"forward"`` uses forward mode for both and
+``"autograd"`` the official code's double backward (:mod:`hypersiren.operators`), which other models use
+too. All three give the same loss and parameter gradients up to rounding.
+
 Each step uses every point (images, audio) or a random batch of points (video: the official code draws
 0.38% of the voxels). Batches come from a ``torch.Generator`` seeded from ``(seed, step)``. PSNR at step
 ``k`` is that of the model after ``k`` updates; with full batches it reuses the next step's forward.
@@ -25,10 +31,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hypersiren import operators
+from hypersiren.derivatives import forward_derivatives
+from hypersiren.fused_gradient import value_and_gradient
+from hypersiren.siren import Siren
 
 logger = logging.getLogger(__name__)
 
 SUPERVISIONS = ("value", "gradient", "laplacian")
+DERIVATIVES = ("fused", "forward", "autograd")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
 
 
 def mse(prediction: torch.Tensor, target: torch.Tensor) -> float:
@@ -87,13 +98,22 @@ class FitResult:
 
 
 def _supervised_output(
-    model: nn.Module, coords: torch.Tensor, supervise: str, autocast: bool
+    model: nn.Module, coords: torch.Tensor, supervise: str, autocast: bool, derivatives: str = "fused"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(signal prediction, the quantity compared with the target)."""
+    """(signal prediction ``(N, C)``, the quantity compared with the target: ``(N, C)``, ``(N, D)`` or ``(N, 1)``)."""
+    bf16 = torch.autocast(coords.device.type, torch.bfloat16) if autocast else contextlib.nullcontext()
     if supervise == "value":
-        with torch.autocast(coords.device.type, torch.bfloat16) if autocast else contextlib.nullcontext():
+        with bf16:
             out = model(coords)
         return out, out.float()
+    if derivatives != "autograd" and isinstance(model, Siren) and model.out_features == 1:
+        with bf16:
+            if supervise == "gradient" and derivatives == "fused":
+                res = value_and_gradient(model, coords)
+            else:
+                res = forward_derivatives(model, coords, laplacian=supervise == "laplacian")
+        derived = res.gradient[:, 0] if supervise == "gradient" else res.laplacian
+        return res.value, derived.float()
     coords = coords.detach().requires_grad_(True)
     out = model(coords)
     if supervise == "gradient":
@@ -114,6 +134,33 @@ def _compiled_or_eager(compiled: nn.Module, model: nn.Module, probe: torch.Tenso
         return model
 
 
+def lr_at(step: int, steps: int, lr: float, schedule: str = "constant", lr_final: float | None = None) -> float:
+    """Learning rate of update ``step`` (0-based) of ``steps``.
+
+    ``constant`` is ``lr`` throughout (the official code); ``cosine`` and ``exponential`` go from ``lr`` at
+    the first update to ``lr_final`` (default ``lr / 100``) at the last.
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr schedule {schedule!r}: choose from {', '.join(LR_SCHEDULES)}")
+    if schedule == "constant":
+        return lr
+    final = lr / 100 if lr_final is None else lr_final
+    if final <= 0 and schedule == "exponential" or final < 0:
+        raise ValueError(f"lr_final must be positive for the {schedule} schedule, got {final}")
+    t = step / max(1, steps - 1)
+    if schedule == "cosine":
+        return final + (lr - final) * 0.5 * (1 + math.cos(math.pi * t))
+    return lr * (final / lr) ** t
+
+
+def _mse_loss(derived: torch.Tensor, target: torch.Tensor, supervise: str) -> torch.Tensor:
+    """The training loss; a shape mismatch is an error, not a broadcast."""
+    if derived.shape != target.shape:
+        shapes = f"the model gives {tuple(derived.shape)}, the target is {tuple(target.shape)}"
+        raise ValueError(f"{supervise} supervision: {shapes}")
+    return ((derived - target) ** 2).mean()
+
+
 @torch.no_grad()
 def predict(model: nn.Module, coords: torch.Tensor, chunk: int = 262_144) -> torch.Tensor:
     """``(N, D)`` coordinates -> ``(N, C)`` outputs, in chunks to bound memory."""
@@ -127,12 +174,15 @@ def fit(
     *,
     steps: int,
     lr: float = 1e-4,
+    lr_schedule: str = "constant",
+    lr_final: float | None = None,
     supervise: str = "value",
     reference: torch.Tensor | None = None,
     batch_size: int | None = None,
     log_steps: list[int] | None = None,
     seed: int = 0,
     bf16: bool = False,
+    derivatives: str = "fused",
     compile: bool = False,
     progress: bool = True,
     desc: str | None = None,
@@ -145,14 +195,19 @@ def fit(
         coords: ``(N, D)`` in [-1, 1].
         target: ``(N, C)`` values, ``(N, D)`` gradients or ``(N, 1)`` Laplacians, per ``supervise``.
         steps: optimiser steps (at least 1).
-        lr: Adam learning rate.
+        lr: Adam learning rate (of the first update).
+        lr_schedule: ``constant``, ``cosine`` or ``exponential`` (see :func:`lr_at`).
+        lr_final: learning rate of the last update for the decaying schedules (default ``lr / 100``).
         supervise: ``value``, ``gradient`` or ``laplacian``.
         reference: ``(N, C)`` signal to report PSNR against (default ``target`` when supervising values);
             derivative supervision reports PSNR after :func:`align`.
         batch_size: points per step; None or ``>= N`` uses every point (full batch).
         log_steps: steps at which loss and PSNR are recorded (default ~20 evenly spaced, and ``steps``).
         seed: seeds the batch sampler with ``(seed, step)``.
-        bf16: bfloat16 autocast for value supervision (matmuls in bf16, accumulation in fp32).
+        bf16: bfloat16 autocast (matmuls in bf16, accumulation in fp32) for value supervision and for the
+            fused and forward-mode derivatives of a SIREN (the autograd route stays in float32).
+        derivatives: ``fused``, ``forward`` or ``autograd``: how a SIREN's derivatives are computed for
+            gradient and Laplacian supervision (see the module docstring); other models use autograd.
         compile: ``torch.compile`` the model for value supervision; falls back to eager (with a warning)
             if compilation fails. The first step then includes the compile time.
         progress: show a tqdm bar.
@@ -166,6 +221,9 @@ def fit(
         raise ValueError(f"steps must be at least 1, got {steps}")
     if supervise not in SUPERVISIONS:
         raise ValueError(f"unknown supervision {supervise!r}: choose from {', '.join(SUPERVISIONS)}")
+    lr_at(0, steps, lr, lr_schedule, lr_final)  # rejects an unknown schedule before any work
+    if derivatives not in DERIVATIVES:
+        raise ValueError(f"unknown derivatives {derivatives!r}: choose from {', '.join(DERIVATIVES)}")
     if coords.dim() != 2 or target.dim() != 2 or coords.shape[0] != target.shape[0]:
         shapes = f"{tuple(coords.shape)} and {tuple(target.shape)}"
         raise ValueError(f"coords (N, D) and target (N, C) must have the same N, got {shapes}")
@@ -200,7 +258,7 @@ def fit(
                 prediction = predict(model, coords)
                 history.log(step, mse(prediction, target), metric(prediction))
             else:  # derivatives need a graph: evaluate the whole set once
-                out, derived = _supervised_output(model, coords, supervise, False)
+                out, derived = _supervised_output(model, coords, supervise, False, derivatives)
                 prediction = out.detach().float()
                 history.log(step, mse(derived.detach(), target), metric(prediction))
         if step == steps and not full:
@@ -209,8 +267,8 @@ def fit(
         if runner is not model and step == 0:
             runner = _compiled_or_eager(runner, model, coords[: min(n, 1024)], bf16)
         if full:
-            out, derived = _supervised_output(runner, coords, supervise, bf16)
-            loss = ((derived - target) ** 2).mean()
+            out, derived = _supervised_output(runner, coords, supervise, bf16, derivatives)
+            loss = _mse_loss(derived, target, supervise)
             if logging_now:
                 prediction = out.detach().float()
                 history.log(step, loss.item(), metric(prediction))
@@ -219,10 +277,12 @@ def fit(
         else:
             generator.manual_seed(seed * 1_000_003 + step)
             idx = torch.randint(0, n, (batch_size,), generator=generator, device=coords.device)
-            _, derived = _supervised_output(runner, coords[idx], supervise, bf16)
-            loss = ((derived - target[idx]) ** 2).mean()
+            _, derived = _supervised_output(runner, coords[idx], supervise, bf16, derivatives)
+            loss = _mse_loss(derived, target[idx], supervise)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, lr, lr_schedule, lr_final)
         optimizer.step()
         times.append(time.perf_counter() - start)
         if on_step is not None:

@@ -49,6 +49,7 @@ def files(tmp_path):
         ("video", ["--frames", "2", "--size", "8x12", "--batch_size", "64"], ["siren.npy", "relu.npy"]),
         ("poisson", ["--size", "12", "--supervise", "gradient"], ["siren.png"]),
         ("poisson", ["--size", "12", "--supervise", "laplacian", "--arch", "siren", "tanh"], ["tanh.png"]),
+        ("poisson", ["--size", "12", "--derivatives", "forward", "--bf16", "--lr_schedule", "cosine"], ["siren.png"]),
     ],
 )
 def test_every_mode_in_process(script, files, tmp_path, mode, args, outputs):
@@ -66,6 +67,8 @@ def test_every_mode_in_process(script, files, tmp_path, mode, args, outputs):
     assert set(on_disk) == set(metrics) and all(np.isfinite(m["psnr"]) for m in on_disk.values())
     for m in on_disk.values():
         assert {"psnr", "mse", "seconds_per_step", "history"} <= set(m), m.keys()
+        seconds = m["history"]["seconds"]
+        assert len(seconds) == len(m["history"]["step"]) and seconds[0] == 0 and seconds == sorted(seconds)
     for name in [*outputs, "figure.png", "config.yaml"]:
         assert (out / name).is_file(), f"{mode}: {name} missing"
     if mode == "video":
@@ -100,6 +103,7 @@ def test_config_file_and_flag_precedence(script, tmp_path):
         (["audio", "--audio", "{junk_wav}"], "not a readable WAV"),
         (["video", "--video", "{junk}"], "not a readable video"),
         (["image", "--steps", "0"], "--steps must be at least 1"),
+        (["poisson", "--lr_schedule", "cosine", "--lr_final", "-1"], "--lr_final must be positive"),
         (["image", "--arch", "siren", "gelu"], "unknown --arch gelu"),
         (["audio"], "needs --audio"),
         (["image", "--config", "{tmp}/nope.yaml"], "config file not found"),

@@ -14,7 +14,7 @@ from scipy.io import wavfile
 from hypersiren import operators
 from hypersiren.baselines import make_model
 from hypersiren.coords import grid, image_to_points
-from hypersiren.fitting import align, fit, psnr
+from hypersiren.fitting import align, fit, lr_at, psnr
 from hypersiren.signals import SignalError, load_audio, load_image, load_video
 
 
@@ -145,3 +145,25 @@ def test_image_loading(tmp_path):
     assert img.shape == (3, 8, 8) and img.min() >= -1 and img.max() <= 1, "alpha dropped, cropped, resized"
     full = load_image(tmp_path / "rgba.png")
     torch.testing.assert_close(full[0], torch.from_numpy(rgb[..., 0]).float() / 127.5 - 1)
+
+
+def test_lr_schedules():
+    assert [lr_at(k, 10, 1e-3) for k in (0, 9)] == [1e-3, 1e-3], "constant, the official code's"
+    cos = [lr_at(k, 11, 1e-3, "cosine", 1e-5) for k in range(11)]
+    assert cos[0] == pytest.approx(1e-3) and cos[-1] == pytest.approx(1e-5) and cos[5] == pytest.approx(0.505e-3)
+    assert all(a > b for a, b in zip(cos[:-1], cos[1:], strict=True)), "cosine decays monotonically"
+    exp = [lr_at(k, 11, 1e-3, "exponential") for k in (0, 5, 10)]
+    assert exp == pytest.approx([1e-3, 1e-4, 1e-5]), "exponential: geometric, to lr / 100 by default"
+    with pytest.raises(ValueError, match="unknown lr schedule 'linear'"):
+        lr_at(0, 10, 1e-3, "linear")
+    with pytest.raises(ValueError, match="lr_final must be positive"):
+        lr_at(0, 10, 1e-3, "exponential", 0.0)
+    coords, target = grid(8, 8), torch.rand(64, 1) * 2 - 1
+    losses = {}
+    for schedule in ("constant", "cosine"):
+        torch.manual_seed(0)
+        res = fit(make_model("siren", 2, 16, 1, 1), coords, target, steps=6, lr=1e-3, lr_schedule=schedule,
+                  lr_final=1e-6, progress=False, log_steps=[1])  # fmt: skip
+        losses[schedule] = res.history.loss
+    assert losses["constant"][0] == losses["cosine"][0], "the first update uses lr in both"
+    assert losses["constant"][-1] != losses["cosine"][-1], "later updates follow the schedule"

@@ -1,0 +1,203 @@
+"""Benchmark: Poisson fitting (supervised derivatives) with hypersiren against the official double backward.
+
+    python bench/fit_poisson.py                                   # camera 256^2, gradient, 100 steps, fp32
+    python bench/fit_poisson.py --precision bf16 --supervise laplacian
+    python bench/fit_poisson.py --size 64 --steps 10 --derivatives forward   # forward mode for the gradient too
+
+Both sides fit the finite-difference gradient (or Laplacian) of ``skimage.data.camera()`` at ``--size``^2,
+in coordinate units, with a 256 x 3 hidden SIREN on every pixel per step, Adam ``--lr``, from the same
+initial weights. The reference is the official code's way: the notebook's network (``nn.Linear`` then
+``torch.sin(30 x)``, from ``bench/fit_image.py``) and ``diff_operators`` (autograd with
+``create_graph=True``, then the loss's backward through both: the double backward), in float32.
+hypersiren runs :func:`hypersiren.fitting.fit` with ``--derivatives`` (default ``fused``: the fused
+value-and-gradient Function, forward mode for the Laplacian) at ``--precision``. Steps are interleaved so
+that both see the same machine load; seconds per step are medians without the first step. PSNR is the
+aligned PSNR (scale and offset fitted, as ``eval/fit.py poisson`` reports it) after the same number of
+updates. The header gives the processor and the time of the step's dominant matmul (``N x 256 x 256``)
+in each precision: what the hardware alone gives. The last line is the speed ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the reference network of fit_image.py
+
+from fit_image import HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, reference_from  # noqa: E402
+
+from hypersiren import Siren, operators  # noqa: E402
+from hypersiren.coords import grid, image_to_points  # noqa: E402
+from hypersiren.fitting import DERIVATIVES, align, fit, psnr  # noqa: E402
+from hypersiren.signals import load_image  # noqa: E402
+
+MILESTONES = (25, 50, 100, 200, 500)
+
+
+def poisson_target(image: torch.Tensor, supervise: str) -> torch.Tensor:
+    """``(1, S, S)`` image -> finite-difference gradient ``(N, 2)`` or Laplacian ``(N, 1)``, coordinate units."""
+    img = image[None]  # (1, 1, S, S)
+    if supervise == "gradient":
+        return operators.image_gradient(img)[0, 0].flatten(1).T
+    return image_to_points(operators.image_laplacian(img))[0]
+
+
+def cpu_name() -> str:
+    """The processor's model name and its bf16 instructions (Linux), for the header."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
+    isa = "AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16 (no AMX)" if "avx512_bf16" in flags else "no bf16 ISA"
+    return f"{name}, {isa}"
+
+
+@contextlib.contextmanager
+def _onednn_fp32_matmuls():
+    """Let oneDNN take float32 matmuls ("bf16 math allowed": it keeps float32 math where it has no bf16 kernel)."""
+    backend = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
+    old = getattr(backend, "fp32_precision", None)
+    if old is not None:
+        backend.fp32_precision = "bf16"
+    try:
+        yield old is not None
+    finally:
+        if old is not None:
+            backend.fp32_precision = old
+
+
+def dominant_matmul(n: int) -> dict:
+    """Seconds of ``(n, 256) @ (256, 256)`` in fp32 (default kernel), fp32 through oneDNN, and bf16; best of 5.
+
+    Also the relative error of the oneDNN product against float64, which says whether it kept float32 math.
+    """
+    g = torch.Generator().manual_seed(0)
+    h = torch.rand(n, HIDDEN_FEATURES, generator=g) * 2 - 1
+    w = (torch.rand(HIDDEN_FEATURES, HIDDEN_FEATURES, generator=g) * 2 - 1) * (6 / HIDDEN_FEATURES) ** 0.5
+
+    def best(fn) -> float:
+        fn()
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    hb, wb = h.bfloat16(), w.bfloat16()
+    out = {"fp32": best(lambda: h @ w.t()), "bf16": best(lambda: hb @ wb.t())}
+    with _onednn_fp32_matmuls() as available:
+        if available:
+            out["onednn"] = best(lambda: h @ w.t())
+            exact = h.double() @ w.double().t()
+            out["onednn_error"] = float(((h @ w.t()).double() - exact).norm() / exact.norm())
+    return out
+
+
+def main(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    image = load_image(None, args.size)  # (1, S, S) in [-1, 1]
+    coords, values = grid(args.size, args.size), image_to_points(image[None])[0]  # (N, 2), (N, 1)
+    target = poisson_target(image, args.supervise)
+    milestones = sorted({m for m in MILESTONES if m <= args.steps} | {args.steps})
+
+    torch.manual_seed(args.seed)
+    model = Siren(2, HIDDEN_FEATURES, HIDDEN_LAYERS, 1, OMEGA_0, OMEGA_0)
+    ref = reference_from(model)
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=args.lr)
+    ref_times: list[float] = []
+    ref_psnr: dict[int, float] = {}
+
+    def reference_step(step: int) -> None:
+        """One reference update (the official double backward), run after each hypersiren update."""
+        start = time.perf_counter()
+        x = coords.clone().requires_grad_(True)
+        out = ref(x)
+        derived = operators.gradient(out, x) if args.supervise == "gradient" else operators.laplacian(out, x)
+        loss = ((derived - target) ** 2).mean()
+        if step in milestones:  # PSNR after `step` updates
+            ref_psnr[step] = psnr(align(out.detach(), values), values)
+        if step == args.steps:
+            return
+        ref_opt.zero_grad()
+        loss.backward()
+        ref_opt.step()
+        ref_times.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    result = fit(
+        model, coords, target, steps=args.steps, lr=args.lr, supervise=args.supervise, reference=values,
+        log_steps=milestones, bf16=args.precision == "bf16", derivatives=args.derivatives, progress=False,
+        on_step=reference_step if args.reference else None,
+    )  # fmt: skip
+    if args.reference:
+        reference_step(args.steps)  # the reference's PSNR after its last update
+    ours = {"seconds_per_step": result.seconds_per_step, "psnr": {s: result.history.at(s) for s in milestones}}
+    report = {"hypersiren": ours, "total_seconds": time.perf_counter() - start}
+    if args.reference:
+        median = sorted(ref_times[1:] or ref_times)[len(ref_times[1:] or ref_times) // 2]
+        report["reference"] = {"seconds_per_step": median, "psnr": ref_psnr}
+    report["matmul"] = dominant_matmul(args.size * args.size)
+    return report
+
+
+def _line(name: str, entry: dict) -> str:
+    curve = " / ".join(f"{v:.2f}" for v in entry["psnr"].values())
+    at = " / ".join(str(k) for k in entry["psnr"])
+    return f"{name:>11}: {entry['seconds_per_step']:.3f} s/step (median), aligned PSNR {curve} dB at steps {at}"
+
+
+def _matmul_line(n: int, mm: dict) -> str:
+    line = f"dominant matmul {n} x {HIDDEN_FEATURES} x {HIDDEN_FEATURES}: fp32 {mm['fp32'] * 1e3:.1f} ms (default)"
+    if "onednn" in mm:
+        kept = "float32 math" if mm["onednn_error"] < 1e-5 else "bf16 math"
+        line += f", fp32 via oneDNN {mm['onednn'] * 1e3:.1f} ms (rel. error {mm['onednn_error']:.0e}: {kept})"
+    return line + f", bf16 {mm['bf16'] * 1e3:.1f} ms: bf16 {mm['fp32'] / mm['bf16']:.2f}x the default fp32"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
+    parser.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
+    parser.add_argument("--supervise", choices=("gradient", "laplacian"), default="gradient")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="hypersiren's matmuls")
+    parser.add_argument("--derivatives", choices=DERIVATIVES, default="fused", help="hypersiren's derivative route")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
+    parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip the reference")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+if __name__ == "__main__":
+    args = build_parser().parse_args()
+    if args.steps < 1 or args.size < 2:
+        print("error: --steps must be >= 1 and --size >= 2", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(level=logging.WARNING)
+    report = main(args)
+    date = time.strftime("%Y-%m-%d %H:%M")
+    n = args.size * args.size
+    print(f"camera {args.size}^2, Poisson from the {args.supervise}, SIREN 256x3 hidden, Adam {args.lr:g}, "
+          f"all pixels per step, {args.threads} threads, {date}")  # fmt: skip
+    print(f"{cpu_name()}; {_matmul_line(n, report['matmul'])}")
+    ours = report["hypersiren"]
+    print(_line("hypersiren", ours) + f" [{args.precision}, {args.derivatives} derivatives]")
+    if args.reference:
+        ref = report["reference"]
+        print(_line("reference", ref) + " [fp32, official double backward]")
+        ratio = ref["seconds_per_step"] / ours["seconds_per_step"]
+        gap = ours["psnr"][args.steps] - ref["psnr"][args.steps]
+        print(f"speed ratio: hypersiren {ratio:.2f}x the reference's steps per second (same run, interleaved); "
+              f"PSNR after {args.steps} steps {gap:+.2f} dB")  # fmt: skip
+    else:
+        print(f"hypersiren {ours['seconds_per_step']:.3f} s/step (no reference run)")
