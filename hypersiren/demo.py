@@ -291,8 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hypersiren-demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=None, help=f"a shipped prior ({', '.join(pretrained.available())}), a "
                    f"checkpoint folder or a Hub id (default: {pretrained.DEFAULT})")  # fmt: skip
-    p.add_argument("--port", type=int, default=7860, help="the local port")
-    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
+    # a Hugging Face Space sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: then `main([])` serves where it should
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="the port")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="the address to listen on (0.0.0.0: every interface)")  # fmt: skip
     p.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link (online)")
     return p
 

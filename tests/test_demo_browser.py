@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -84,12 +83,18 @@ def server(tmp_path_factory):
             proc.kill()
 
 
+ZOOM_JS = "(document.querySelector('#editor').innerText.match(/(\\d+)%/) || [null, null])[1]"
+
+
+def _zoom_text(page) -> str | None:
+    return page.evaluate(f"() => {ZOOM_JS}")
+
+
 def _settled_view(page) -> tuple[float, dict]:
     """The editor's zoom and canvas box once they stop changing (the picture is centred in the canvas)."""
     last, deadline = None, time.time() + 20
     while time.time() < deadline:
-        text = page.locator("#editor").inner_text()
-        view = (re.search(r"(\d+)%", text).group(1), page.locator("#editor canvas").first.bounding_box())
+        view = (_zoom_text(page), page.locator("#editor canvas").first.bounding_box())
         if view == last:
             return int(view[0]) / 100, view[1]
         last = view
@@ -113,11 +118,10 @@ def test_pick_paint_complete_in_chromium(server, tmp_path):
             local = (server, "data:", "blob:")
             page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
             page.goto(server, wait_until="networkidle")
-            editor = page.locator("#editor")
-            before = editor.inner_text()
+            before = _zoom_text(page)  # the empty canvas's zoom
             page.get_by_role("button", name=EXAMPLE.stem).click()
             # the editor fits the picture to its canvas: its zoom changes once the picture is drawn
-            page.wait_for_function("t => document.querySelector('#editor').innerText !== t", arg=before)
+            page.wait_for_function(f"() => {ZOOM_JS} !== {before!r}")
             zoom, box = _settled_view(page)
             width, height = Image.open(EXAMPLE).size
             left = box["x"] + (box["width"] - width * zoom) / 2
@@ -125,10 +129,15 @@ def test_pick_paint_complete_in_chromium(server, tmp_path):
             (x0, y0), (x1, y1) = STROKE
             page.mouse.move(left + x0 * width * zoom, top + y0 * height * zoom)
             page.mouse.down()
-            for i in range(1, 21):  # a stroke of 20 mouse moves
+            page.wait_for_timeout(100)
+            for i in range(1, 21):  # a stroke of 20 segments, at a hand's pace so that no move is coalesced away
                 f = i / 20
-                page.mouse.move(left + (x0 + f * (x1 - x0)) * width * zoom, top + (y0 + f * (y1 - y0)) * height * zoom)
+                at = (left + (x0 + f * (x1 - x0)) * width * zoom, top + (y0 + f * (y1 - y0)) * height * zoom)
+                page.mouse.move(*at, steps=4)
+                page.wait_for_timeout(25)
+            page.wait_for_timeout(100)
             page.mouse.up()
+            page.wait_for_timeout(300)
             page.locator("#complete").click()
             page.wait_for_selector("#completed img", timeout=120_000)
             status = page.locator("#status").inner_text()
@@ -149,6 +158,8 @@ def test_pick_paint_complete_in_chromium(server, tmp_path):
     # the stroke's middle rows, from 40% to 60% of the width, lies in the hole; nothing far from it does
     row, cols = round(y0 * size), range(round(0.4 * size), round(0.6 * size))
     assert hole[row - 1 : row + 1, cols].all(), f"the stroke's pixels are not all missing:\n{hole.astype(int)}"
+    span = np.nonzero(hole.any(0))[0]
+    assert span[-1] - span[0] + 1 >= 0.35 * size, f"the hole is shorter than the stroke:\n{hole.astype(int)}"
     yy, xx = np.mgrid[0:size, 0:size] + 0.5
     dist = np.hypot(np.maximum(0, np.maximum(x0 * size - xx, xx - x1 * size)), yy - y0 * size)
     assert not hole[dist > 0.2 * size].any(), f"missing pixels far from the stroke:\n{hole.astype(int)}"
