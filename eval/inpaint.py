@@ -5,6 +5,7 @@
     python eval/inpaint.py --mask random --num_context 100 --refine_steps 50 --limit 500
     python eval/inpaint.py --mask file --mask_path hole.png --render_size 128 --limit 16
     python eval/inpaint.py --method biharmonic --mask random --num_context 1000 --limit 1000   # a classical fill
+    python eval/inpaint.py --image photo.jpg --mask_path hole.png --render_size 256  # one picture of yours
 
 Writes ``OUT/metrics.json`` (means per setting, plus ``meta``), ``OUT/per_image.csv`` and one figure per
 setting, ``OUT/grid_{setting}.png`` (ground truth | observed | inpainted [| refined] [| rendered at
@@ -21,6 +22,12 @@ and full, beside the paper's numbers.
 (``hypersiren.classical``: scipy / scikit-image, observed pixels kept) under exactly the same masks
 (same seeds per setting) and metrics; its "raw" output is the filled image itself. No model is loaded:
 the image size is ``--image_size``, else the ``image_size`` in the model folder's ``config.json``.
+
+``--image PATH`` completes one picture of any size instead: like the training faces it is centre-cropped to
+a square and resized to the model's side; a ``--mask_path`` mask goes through the identical crop and resize
+(``hypersiren.picture``). It writes ``OUT/{name}_observed.png``, ``OUT/{name}_completed.png`` (the model's
+resolution, observed pixels kept), ``OUT/{name}_rendered{S}.png`` (the same SIREN at ``--render_size``,
+default 8x the model's side) and ``OUT/metrics.json`` (the picture is its own ground truth).
 """
 
 from __future__ import annotations
@@ -42,17 +49,18 @@ import torch
 from tqdm.auto import tqdm
 
 import hypersiren
-from hypersiren import classical
+from hypersiren import classical, pretrained
 from hypersiren import metrics as M
-from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range
+from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range, to_uint8
 from hypersiren.masks import KINDS, MaskError, make_observed
 from hypersiren.model import CONFIG_NAME, CheckpointError, HyperSiren, paste_observed
+from hypersiren.picture import check_hole, load_picture
 from hypersiren.refine import refine
 
 logger = logging.getLogger("eval.inpaint")
 
 PACKAGE_DIR = Path(hypersiren.__file__).resolve().parent
-DEFAULT_MODEL = PACKAGE_DIR / "pretrained" / "celeba32"
+DEFAULT_MODEL = PACKAGE_DIR / "pretrained" / pretrained.DEFAULT
 DEMO_IMAGES = PACKAGE_DIR / "assets" / "demo32.npz"
 # Table 2 of the paper (MSE on [0, 1], CelebA 32x32 test split); CNP verified in Garnelo et al. 2018.
 PAPER = {
@@ -62,6 +70,7 @@ PAPER = {
 }
 METRICS = ("mse", "psnr", "mse_missing", "psnr_missing", "ssim", "lpips")
 NUM_SHOWN = 8  # images in each figure
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 class EvalError(ValueError):
@@ -76,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         f"${M.LPIPS_WEIGHTS_ENV}; without them LPIPS is reported as unavailable.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", default=None, help=f"checkpoint folder or Hub id (default: shipped {DEFAULT_MODEL})")
+    p.add_argument("--model", default=None, help=f"a shipped prior's name ({', '.join(pretrained.available())}), "
+                   f"a checkpoint folder or a Hub id (default: the shipped {pretrained.DEFAULT})")  # fmt: skip
     p.add_argument("--method", default="model", choices=("model", *classical.METHODS),
                    help="model: the HyperSiren's completion; otherwise a classical fill (scipy / scikit-image) "
                    "under the same masks and metrics, with no model loaded")  # fmt: skip
@@ -85,11 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "pictures resampled to its own and renders its SIRENs at this side")  # fmt: skip
     p.add_argument("--data", default=None, help=f"npz file, folder or Hub id (default: {DEFAULT_HUB_ID}, falling "
                    "back to the bundled demo images when offline)")  # fmt: skip
+    p.add_argument("--image", default=None, help="complete this one picture (any size: centre-cropped to a square, "
+                   "then resized to the model's side) and write it as PNGs; replaces --data")  # fmt: skip
     p.add_argument("--split", default="test", help="train | val | test")
-    p.add_argument("--mask", default="center", choices=KINDS, help="which pixels are observed")
+    p.add_argument("--mask", default=None, choices=KINDS,
+                   help="which pixels are observed (default: center, or file when --mask_path is given)")  # fmt: skip
     p.add_argument("--num_context", type=int, default=100, help="context pixels for --mask random/bernoulli")
     p.add_argument("--center_frac", type=float, default=0.5, help="side of the center hole / image side")
-    p.add_argument("--mask_path", default=None, help="mask image for --mask file (white = missing)")
+    p.add_argument("--mask_path", default=None, help="mask image for --mask file (white = missing; cropped and "
+                   "resized exactly like the pictures)")  # fmt: skip
     p.add_argument(
         "--protocol", default=None, choices=["paper", "scaled"],
         help="paper: context 10/100/1000, half, full (overrides --mask); scaled: the same with the counts scaled by "
@@ -105,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/inpaint", help="output folder")
     p.add_argument("--render_size", type=int, default=None,
                    help="also render the completed SIRENs at this side in the figure (metrics stay at the "
-                   "model's resolution, where ground truth exists)")  # fmt: skip
+                   "model's resolution, where ground truth exists); --image: default 8x the model's side")  # fmt: skip
     p.add_argument("--refine_steps", type=int, default=0, help="test-time Adam steps on the observed pixels")
     p.add_argument("--refine_lr", type=float, default=1e-2, help="Adam learning rate of the refinement")
     p.add_argument("--refine_weights", action="store_true", help="refine offsets on the generated weights too")
@@ -123,13 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_model(spec: str | None, device: str) -> tuple[HyperSiren, str]:
-    """A HyperSiren from a folder or Hub id (default: the checkpoint shipped in the package)."""
+    """A HyperSiren and its name as the user gave it: a shipped prior's name (default the package's
+    ``pretrained.DEFAULT``), a folder or a Hub id."""
     path = Path(spec).expanduser() if spec else DEFAULT_MODEL
     if path.exists() or spec is None or spec.startswith((".", "/", "~")):
         if not path.is_dir():
             hint = " (the package ships no checkpoint yet: pass --model DIR)" if spec is None else ""
             raise EvalError(f"model folder not found: {path}{hint}")
-        return HyperSiren.from_pretrained(str(path)).to(device).eval(), str(path)
+        return HyperSiren.from_pretrained(str(path)).to(device).eval(), spec or pretrained.DEFAULT
+    if spec in pretrained.available():
+        return HyperSiren.from_pretrained(spec).to(device).eval(), spec
+    if "/" not in spec:
+        raise EvalError(f"model {spec!r}: no such folder, and no shipped prior has that name (shipped: "
+                        f"{', '.join(pretrained.available())})")  # fmt: skip
     if not _hub_reachable():
         raise EvalError(f"model {spec!r}: no such folder, and the Hub (for a model id) is unreachable")
     try:
@@ -141,8 +161,10 @@ def load_model(spec: str | None, device: str) -> tuple[HyperSiren, str]:
 
 
 def model_image_size(spec: str | None) -> int:
-    """The ``image_size`` in a local model folder's ``config.json``, without loading any weights."""
+    """The ``image_size`` in a shipped prior's or a local model folder's ``config.json``, loading no weights."""
     path = Path(spec).expanduser() if spec else DEFAULT_MODEL
+    if spec in pretrained.available():
+        path = pretrained.path(spec)
     config = path / CONFIG_NAME
     if not config.is_file():
         raise EvalError(f"a classical --method needs --image_size, or a local --model folder whose {CONFIG_NAME} "
@@ -216,6 +238,86 @@ def settings(args: argparse.Namespace, image_size: int = 32) -> list[tuple[str, 
     if args.mask in ("random", "bernoulli"):
         return [(f"{args.mask}_{args.num_context}", args.mask, args.num_context)]
     return [(args.mask, args.mask, None)]
+
+
+def complete_image(model: HyperSiren, model_name: str, args: argparse.Namespace) -> dict:
+    """``--image``: complete one picture, write it as PNGs beside ``metrics.json``; returns what that holds."""
+    t0 = time.perf_counter()
+    size = model.config.image_size
+    render_size = args.render_size or 8 * size
+    if args.protocol is not None or args.data is not None:
+        raise EvalError("--image completes one picture: --data and --protocol do not apply to it")
+    kind = args.mask
+    picture = load_picture(args.image, size, args.mask_path if kind == "file" else None)
+    if kind == "file":
+        observed = picture.observed[None]  # (1, 1, S, S)
+    else:
+        observed = make_observed(kind, 1, size, size, num_context=args.num_context, center_frac=args.center_frac,
+                                 generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
+    (width, height), (left, top, right, bottom) = picture.source_size, picture.box
+    if picture.cropped:
+        print(f"note: the picture is {width}x{height}; like the faces the model learnt from, it is centre-cropped to "
+              f"its middle {right - left}x{bottom - top} square (x {left}..{right}, y {top}..{bottom}) and resized to "
+              f"{size}x{size}")  # fmt: skip
+    if picture.marked_outside > 0.001:
+        print(f"warning: {picture.marked_outside:.0%} of the mask lies outside that square and is ignored")
+    if kind != "full":
+        check_hole(observed)
+    x = to_model_range(picture.image[None]).to(args.device)  # (1, 3, S, S)
+    obs = observed.to(args.device)
+    context = torch.where(obs, x, torch.zeros_like(x))  # the model never sees a missing pixel
+    with torch.inference_mode():
+        raw = model.render(context, obs)  # (1, 3, S, S), for the paper's all-pixel MSE
+        completed = model.inpaint(context, obs)  # observed pixels kept
+        rendered = model.render(context, obs, render_size, render_size)  # (1, 3, R, R)
+    outputs = {"": completed}
+    if args.refine_steps > 0:
+        r = refine(model, context, obs, args.refine_steps, args.refine_lr)
+        outputs["refined_"] = torch.where(obs, x, r.images.detach().clamp(-1, 1))
+    lpips_model = None if args.no_lpips else M.load_lpips(args.lpips_weights)
+    result: dict = {}
+    for prefix, filled in outputs.items():
+        values = M.inpainting_metrics(raw if not prefix else filled, filled, x, obs, lpips_model)
+        result.update({prefix + k: _mean(v) for k, v in values.items()})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(args.image).stem
+    hole_colour = torch.tensor([0.45, 0.55, 0.75]) * 2 - 1  # the figures' colour for missing pixels
+    files = {"observed": torch.where(obs, x, hole_colour[:, None, None].to(x)), "completed": completed,
+             f"rendered{render_size}": rendered}  # fmt: skip
+    if "refined_" in outputs:
+        files["refined"] = outputs["refined_"]
+    written = []
+    for suffix, image in files.items():
+        path = out / f"{stem}_{suffix}.png"
+        save_png(image[0], path)
+        written.append(path.name)
+    shown = {"truth": x.cpu(), "observed": context.cpu(), "mask": obs.cpu(), "inpainted": completed.cpu(),
+             "rendered": rendered.cpu()}  # fmt: skip
+    if "refined_" in outputs:
+        shown["refined_inpainted"] = outputs["refined_"].cpu()
+    save_figure(shown, out / f"grid_{stem}.png", f"{Path(args.image).name} | {kind} | {model_name}")
+    result.update(mask=kind, num_missing=int((~obs).sum()), source_size=[width, height],
+                  crop_box=list(picture.box), mask_outside_crop=round(picture.marked_outside, 4),
+                  render_size=render_size, files=written)  # fmt: skip
+    results = {"image": result, "meta": {"image": str(args.image), "model": model_name, "image_size": size,
+               "seed": args.seed, "refine": {"steps": args.refine_steps, "lr": args.refine_lr},
+               "lpips": "unavailable" if lpips_model is None else "alexnet v0.1, upsampled to 64",
+               "seconds": round(time.perf_counter() - t0, 2),
+               "definitions": "the picture (cropped and resized) is its own ground truth; mse: all pixels, "
+               "*_missing: the hole only, [0,1]"}}  # fmt: skip
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"completed {Path(args.image).name} ({width}x{height} -> {size}x{size}, {result['num_missing']} missing "
+          f"pixels, {kind}): PSNR over the hole {_fmt(result['psnr_missing'], 2)} dB, SSIM {_fmt(result['ssim'], 3)} "
+          f"-> {out / written[1]}, {written[2]}")  # fmt: skip
+    return results
+
+
+def save_png(image: torch.Tensor, path: Path) -> None:
+    """``(3, H, W)`` on [-1, 1] -> an RGB PNG of exactly ``H x W`` pixels."""
+    from PIL import Image
+
+    Image.fromarray(to_uint8(image.cpu()).permute(1, 2, 0).numpy()).save(path)
 
 
 def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, torch.Tensor], dict]:
@@ -317,6 +419,8 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
                         f"{args.decode_chunk} and {args.limit}")  # fmt: skip
     if args.render_size is not None and args.render_size < 1:
         raise EvalError(f"--render_size must be positive, got {args.render_size}")
+    if args.mask is None:
+        args.mask = "file" if args.mask_path else "center"
     if args.image_size is not None and args.image_size < 1:
         raise EvalError(f"--image_size must be positive, got {args.image_size}")
     if args.method != "model":
@@ -327,6 +431,8 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     t0, cpu0 = time.perf_counter(), time.process_time()
     if args.method == "model":
         model, model_name = load_model(args.model, args.device)
+        if args.image is not None:
+            return complete_image(model, model_name, args)
         size = args.image_size or model.config.image_size  # another size: read resampled, rendered at this one
     else:
         model, model_name = None, f"classical {args.method} fill"
@@ -335,6 +441,9 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     # Build the masks before the data, so a bad --mask / --num_context / --mask_path fails fast.
     make_observed(plan[0][1], 1, size, size, num_context=plan[0][2], center_frac=args.center_frac,
                   path=args.mask_path, generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
+    if args.data and Path(args.data).suffix.lower() in IMAGE_SUFFIXES and Path(args.data).is_file():
+        raise EvalError(f"--data takes a data set (an .npz file, a folder or a Hub id), not one picture: to complete "
+                        f"{args.data}, use --image {args.data}")  # fmt: skip
     images, data_name = load_images(args.data, args.split, size, args.limit)
     if len(images) == 0:
         raise EvalError(f"no images to evaluate in {data_name}")

@@ -7,6 +7,8 @@ reads ``1e-4`` as a string, so every value is coerced to its field's declared ty
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -130,3 +132,47 @@ def parse_overrides(argv: Sequence[str]) -> dict[str, str]:
 def to_yaml(cfg: Any) -> str:
     """A dataclass as YAML text (every field, for the run folder)."""
     return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)
+
+
+_FIELD = re.compile(r"^ {4}(\w+)\s*:[^=#]*=[^#]*(?:#\s*(.*))?$")  # `    name: type = default  # help`
+_SECTION = re.compile(r"^ {4}#\s*(.+)$")  # `    # data` above a group of fields
+
+
+def field_help(cls: type) -> dict[str, tuple[str, str]]:
+    """The comment beside each field in the dataclass bodies of ``cls`` and its bases, and its section.
+
+    Returns:
+        name -> (section, help): the section is the comment line above the field's group, else the class name.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):  # no source (frozen app, interactive definition): no help text
+            continue
+        section = klass.__name__
+        for line in source.splitlines():
+            if m := _SECTION.match(line):
+                section = m.group(1)
+            elif m := _FIELD.match(line):
+                out[m.group(1)] = (section, (m.group(2) or "").strip())
+    return out
+
+
+def format_help(cls: type, usage: str, description: str) -> str:
+    """Help text listing every field of ``cls`` as ``--name=default``, with the comment beside it in the source."""
+    helps = field_help(cls)
+    lines = [f"usage: {usage}", "", description, "",
+             "Every field is a YAML key of --config FILE and a --key=value flag (flags win over the file).",
+             "Unknown keys are rejected."]  # fmt: skip
+    section = None
+    for f in dataclasses.fields(cls):
+        where, text = helps.get(f.name, (cls.__name__, ""))
+        if where != section:
+            section = where
+            lines += ["", f"{section}:"]
+        flag = f"  --{f.name}={f.default}"
+        lines.append(f"{flag:<34} {text}".rstrip() if len(flag) < 34 else f"{flag}\n{'':<34} {text}".rstrip())
+    return "\n".join(lines)

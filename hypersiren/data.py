@@ -71,21 +71,39 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.detach().to(torch.float32) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
+def center_box(width: int, height: int, aspect: float = 1.0) -> tuple[int, int, int, int]:
+    """The largest centred box of ``aspect`` = width / height inside a ``width x height`` picture.
+
+    Returns:
+        ``(left, top, right, bottom)`` in pixels; for ``aspect`` 1, the centred square of the shorter side.
+    """
+    box_w, box_h = (round(height * aspect), height) if width > height * aspect else (width, round(width / aspect))
+    left, top = (width - box_w) // 2, (height - box_h) // 2
+    return left, top, left + box_w, top + box_h
+
+
+def crop_resize(image: Image.Image, height: int, width: int | None = None) -> Image.Image:
+    """The pictures' geometry, for an image of any mode (RGB picture, grey mask): the centred box of the
+    target's aspect ratio, then PIL BILINEAR (antialiased when downscaling) to ``height x width``.
+
+    A picture and its mask given to this function land on the same grid, pixel for pixel.
+    """
+    width = height if width is None else width
+    box = center_box(*image.size, aspect=width / height)
+    if box != (0, 0, *image.size):
+        image = image.crop(box)
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.BILINEAR)
+    return image
+
+
 def center_crop_resize(image: Image.Image, image_size: int) -> np.ndarray:
     """Centred square of the shorter side, then PIL BILINEAR (antialiased) resize unless already that size.
 
     Returns:
         ``(image_size, image_size, 3)`` uint8.
     """
-    image = image.convert("RGB")
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    if (width, height) != (side, side):
-        image = image.crop((left, top, left + side, top + side))
-    if side != image_size:
-        image = image.resize((image_size, image_size), Image.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
+    return np.asarray(crop_resize(image.convert("RGB"), image_size), dtype=np.uint8)
 
 
 class ArrayDataset(Dataset):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 KINDS = (
     "center",
@@ -113,10 +114,10 @@ def full(height: int, width: int) -> torch.Tensor:
 
 
 def from_file(path: str | Path, height: int, width: int) -> torch.Tensor:
-    """A mask image, white = missing (the usual inpainting convention), resized to ``H x W``.
+    """A mask image, white = missing (the usual inpainting convention), on an ``H x W`` grid.
 
-    The file is read as grey levels; a pixel is missing where it is >= 128 after a nearest-neighbour
-    resize (nearest keeps the mask binary). An alpha channel is ignored.
+    The file is read as grey levels (an alpha channel is ignored) and goes through the pictures' own
+    geometry (:func:`on_grid`), so a mask drawn on a non-square photo lands where it was drawn.
 
     Raises:
         MaskError: the file is missing or is not an image Pillow can read (the message names it).
@@ -124,16 +125,29 @@ def from_file(path: str | Path, height: int, width: int) -> torch.Tensor:
     Returns:
         ``(H, W)`` bool.
     """
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     try:
         with Image.open(path) as img:
-            grey = img.convert("L").resize((width, height), Image.Resampling.NEAREST)
+            grey = ImageOps.exif_transpose(img).convert("L")
     except (OSError, UnidentifiedImageError) as err:
         raise MaskError(f"cannot read mask file {path}: {err}") from None
-    missing = torch.from_numpy(np.asarray(grey, dtype=np.uint8).copy()) >= 128
-    return ~missing
+    return on_grid(grey, height, width)
+
+
+def on_grid(missing: Image.Image, height: int, width: int) -> torch.Tensor:
+    """A grey mask image (255 = missing) on the model's ``H x W`` grid, exactly as a picture gets there.
+
+    The same centred crop and antialiased bilinear resize as the pictures
+    (:func:`hypersiren.data.crop_resize`); a model pixel is missing where the resized grey level is >= 128,
+    i.e. where at least about half of it was marked (a binary mask stays put: no shift, no distortion).
+
+    Returns:
+        ``(H, W)`` bool, True = observed.
+    """
+    from hypersiren.data import crop_resize
+
+    grey = crop_resize(missing.convert("L"), height, width)
+    return torch.from_numpy(np.asarray(grey, dtype=np.uint8).copy()) < 128
 
 
 def brush(

@@ -5,7 +5,9 @@ the official CNN encoder, the per-tensor hypernetwork and a 256 x 3 RGB SIREN. T
 resolution-agnostic model (mask-aware CNN encoder, FiLM-modulated shared SIREN) that trains on a CPU.
 
 Checkpoints are ``model.safetensors`` + a flat ``config.json`` (huggingface_hub
-``PyTorchModelHubMixin``), loaded strictly: a missing or unexpected key raises.
+``PyTorchModelHubMixin``), loaded strictly: a missing or unexpected key raises. ``from_pretrained`` also
+takes a shipped prior's name (``"celeba32"``) and a training run's ``checkpoint-N/`` folder
+(:mod:`hypersiren.checkpoints`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any, NamedTuple
 
 import safetensors.torch
 import torch
-from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
+from hypersiren.checkpoints import CheckpointError, model_card, resolve, strip_wrapper_prefix
 from hypersiren.config import ConfigError, from_dict
 from hypersiren.coords import grid, points_to_image
 from hypersiren.encoder import build_encoder
@@ -33,10 +36,6 @@ from hypersiren.siren import Siren
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, corrupt, or does not match its config."""
 
 
 @dataclass
@@ -236,6 +235,34 @@ class HyperSiren(
 
     # --- checkpoints: safetensors + flat config.json, strict, atomic ---------------------------------------
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> HyperSiren:
+        """Load a checkpoint, in eval mode, strictly.
+
+        Args:
+            pretrained_model_name_or_path: a shipped prior's name (``"celeba32"``, see
+                :func:`hypersiren.pretrained.available`; from any working directory), a folder written by
+                ``save_pretrained``, a training run's ``checkpoint-N/`` folder, or a Hub id ``owner/name``.
+            **kwargs: huggingface_hub's (``revision``, ``cache_dir``, ``local_files_only``, ...).
+
+        Raises:
+            CheckpointError: none of those, or a missing, corrupt or mismatched checkpoint.
+        """
+        fields = [f.name for f in dataclasses.fields(HyperSirenConfig)]
+        source, run_config = resolve(pretrained_model_name_or_path, fields)
+        if run_config is not None:
+            kwargs.setdefault("config", run_config)
+        return super().from_pretrained(source, **kwargs)
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """The export's ``README.md``: the architecture, and the training record passed as ``training=``.
+
+        huggingface_hub's default card says the model "has been pushed to the Hub" and leaves fields as "More
+        Information Needed"; a local export states only what is known.
+        """
+        num_parameters = sum(p.numel() for p in self.parameters())
+        return ModelCard(model_card(dataclasses.asdict(self.config), num_parameters, kwargs.get("training")))
+
     def _save_pretrained(self, save_directory: Path) -> None:
         save_directory = Path(save_directory)
         tmp = save_directory / (WEIGHTS_NAME + ".tmp")
@@ -295,6 +322,7 @@ def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> Non
         state = safetensors.torch.load_file(str(path))
     except Exception as err:  # safetensors raises SafetensorError / OSError for truncated or corrupt files
         raise CheckpointError(f"cannot read {path}: corrupt or truncated safetensors file ({err})") from None
+    state = strip_wrapper_prefix(state)  # a checkpoint-N/ of a several-process run holds DDP's `module.` keys
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

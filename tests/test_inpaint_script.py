@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import runpy
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import load_script, save_random_alexnet
+from helpers import checkout_env, load_script, save_random_alexnet
 from PIL import Image
 
 from hypersiren import metrics
@@ -156,9 +155,7 @@ def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, caps
 
 
 def test_subprocess_error_and_help(assets, tmp_path):
-    # the checkout's package, not whichever copy the environment has installed
-    pythonpath = os.pathsep.join(filter(None, [str(SCRIPT.parents[1]), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": pythonpath}
+    env = checkout_env(HF_HUB_OFFLINE="1")
     bad = subprocess.run([sys.executable, str(SCRIPT), "--model", str(assets / "empty_model"), "--no_lpips"],
                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr, bad.stderr
@@ -180,3 +177,72 @@ def test_subprocess_error_and_help(assets, tmp_path):
         "--lpips_weights",
     ):
         assert flag in help_text, flag  # fmt: skip
+
+
+def _photo(tmp_path, width: int = 96, height: int = 64) -> tuple[Path, Path, torch.Tensor]:
+    """A non-square picture, a mask file with a rectangle, and where that rectangle lands on the 32x32 grid."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    photo = np.stack([yy * 255 // height, xx * 255 // width, (yy + xx) * 255 // (height + width)], -1)
+    Image.fromarray(photo.astype(np.uint8)).save(tmp_path / "photo.png")
+    left, top = (width - 64) // 2, (height - 64) // 2  # the centred 64x64 square, 2x the grid
+    mask = np.zeros((height, width), np.uint8)
+    mask[top + 8 : top + 24, left + 32 : left + 48] = 255  # white = missing
+    Image.fromarray(mask).save(tmp_path / "hole.png")
+    hole = torch.zeros(32, 32, dtype=torch.bool)
+    hole[4:12, 16:24] = True
+    return tmp_path / "photo.png", tmp_path / "hole.png", hole
+
+
+def test_one_picture_with_a_mask_file(assets, tmp_path, capsys):
+    photo, mask, hole = _photo(tmp_path)
+    out = tmp_path / "out"
+    results = inpaint.main(["--model", str(assets / "model"), "--image", str(photo), "--mask_path", str(mask),
+                            "--render_size", "64", "--out", str(out), "--no_lpips"])  # fmt: skip
+    r = results["image"]
+    assert r["mask"] == "file" and r["num_missing"] == 64 and r["crop_box"] == [16, 0, 80, 64], r
+    assert r["psnr_missing"] is not None and r["mask_outside_crop"] == 0
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(results))
+    source = Image.open(photo).crop((16, 0, 80, 64)).resize((32, 32), Image.BILINEAR)
+    x = np.asarray(source).astype(int)  # (32, 32, 3): the picture as the model saw it
+    completed = np.asarray(Image.open(out / "photo_completed.png")).astype(int)
+    observed = np.asarray(Image.open(out / "photo_observed.png")).astype(int)
+    assert completed.shape == (32, 32, 3) and np.asarray(Image.open(out / "photo_rendered64.png")).shape == (64, 64, 3)
+    changed = torch.from_numpy((completed != x).any(-1))
+    assert not changed[~hole].any(), "a pixel outside the mask's hole changed"
+    assert changed[hole].float().mean() > 0.9, "the hole was not completed"
+    shown_hole = torch.from_numpy((observed == [115, 140, 191]).all(-1))
+    assert torch.equal(shown_hole, hole), "the observed picture shows the hole where the mask says"
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert any("centre-cropped" in line and "96x64" in line for line in printed), printed
+    last = printed[-1]
+    assert last.startswith("completed photo.png (96x64 -> 32x32, 64 missing") and "photo_completed.png" in last
+    # a preset hole on the same picture, and the default rendering size (8x the model's side)
+    results = inpaint.main(["--model", str(assets / "model"), "--image", str(photo), "--mask", "center",
+                            "--out", str(out), "--no_lpips"])  # fmt: skip
+    assert results["image"]["num_missing"] == 256 and (out / "photo_rendered256.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--image", "NOWHERE.png"], "cannot read picture"),
+        (["--image", "PHOTO", "--mask_path", "CORNER"], "hole is empty"),
+        (["--image", "PHOTO", "--protocol", "paper"], "--data and --protocol do not apply"),
+        (["--data", "PHOTO"], "use --image"),
+    ],
+)
+def test_one_picture_bad_inputs(assets, tmp_path, monkeypatch, capsys, extra, message):
+    photo, _, _ = _photo(tmp_path)
+    corner = np.zeros((64, 96), np.uint8)
+    corner[:8, :8] = 255  # cut off by the centre crop: nothing is left to complete
+    Image.fromarray(corner).save(tmp_path / "corner.png")
+    subst = {"PHOTO": str(photo), "CORNER": str(tmp_path / "corner.png"), "NOWHERE.png": str(tmp_path / "no.png")}
+    argv = ["inpaint.py", "--model", str(assets / "model"), "--no_lpips", "--out", str(tmp_path / "o"),
+            *[subst.get(a, a) for a in extra]]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and message in captured.err and "Traceback" not in captured.err, captured.err
+    if "CORNER" in extra:
+        assert "100% of the mask lies outside that square" in captured.out

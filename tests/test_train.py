@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import safetensors.torch
 import torch
-from helpers import ROOT, load_script, write_npz_split
+from helpers import ROOT, checkout_env, load_script, write_npz_split
 
 from hypersiren import HyperSiren
 from hypersiren.config import ConfigError
@@ -34,6 +35,13 @@ def test_tiny_training_exports_a_loadable_model(tmp_path):
     assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
     model = HyperSiren.from_pretrained(run)
     assert model.config.image_size == 16 and not model.training
+    last = HyperSiren.from_pretrained(run / "checkpoint-6")  # a training checkpoint loads like an export
+    for (name, a), b in zip(model.state_dict().items(), last.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    card = (run / "README.md").read_text()
+    assert "pushed to the Hub" not in card and "More Information Needed" not in card, card
+    for text in ("48 training images, 8 validation images", "6 steps of batch 4", "max_steps: 6", "`mse_ctx100`"):
+        assert text in card, (text, card)
 
 
 def test_loss_decreases(tmp_path):
@@ -131,7 +139,7 @@ def _launch(tmp_path, *launch_args: str) -> subprocess.CompletedProcess:
     script = [str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}",
               f"--output_dir={tmp_path / 'run'}"]  # fmt: skip
     cmd = launcher + script
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env = checkout_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
 
 
@@ -146,7 +154,52 @@ def test_accelerate_launch(tmp_path, processes):
 
 
 def test_script_reports_bad_config_key_without_traceback(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"),
-                             "--no_such_key=1"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"), "--no_such=1"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=checkout_env())
     assert result.returncode == 2
-    assert "no_such_key" in result.stderr and "Traceback" not in result.stderr
+    assert "no_such" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_lists_every_field_with_default_and_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        celeba.parse_args(["--config", "x.yaml", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for field in ("--batch_size=100", "per process", "--lr=5e-05", "--resume_from=None", "--image_size=32",
+                  "--render_pixels=None", "optimisation"):  # fmt: skip
+        assert field in text, field
+
+
+def test_interrupted_names_the_checkpoint_and_the_resume_command(tmp_path):
+    cfg = _cfg(tmp_path, "--max_steps=3")
+    argv = ["--config", "c.yaml", "--resume_from", "x", "--lr=1e-3"]
+    line = celeba.interrupted(cfg, argv, "python")
+    assert "before the first checkpoint" in line and "python train/celeba.py --config c.yaml --lr=1e-3" in line
+    celeba.main(cfg)
+    line = celeba.interrupted(cfg, argv, "accelerate launch")
+    assert f"last checkpoint {tmp_path / 'run' / 'checkpoint-3'} (step 3)" in line, line
+    assert line.endswith("accelerate launch train/celeba.py --config c.yaml --lr=1e-3 --resume_from=latest"), line
+
+
+def test_ctrl_c_ends_with_one_line_and_no_traceback(tmp_path):
+    data = write_npz_split(tmp_path / "data")
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}",
+           f"--output_dir={run}", "--max_steps=100000", "--checkpoint_every=20", "--eval_every=100000"]  # fmt: skip
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err_file:  # a file, not a pipe: nobody reads tqdm's output while the run trains
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file,
+                                env=checkout_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"))  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while not any(run.glob("checkpoint-*[0-9]/step.json")):  # a complete checkpoint (older ones are pruned)
+            assert proc.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = log.read_text()
+    assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted: last checkpoint {run}/checkpoint-") and "--resume_from=latest" in last, last

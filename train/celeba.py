@@ -5,9 +5,11 @@
     accelerate launch --multi_gpu --num_processes 2 train/celeba.py ...         # 2 gloo processes on a CPU
     python train/celeba.py --config configs/tiny.yaml --max_steps=10            # one process, no launcher
 
-Any field of TrainConfig can be set as ``--key=value`` after (and over) the YAML file. Batches and
-context masks come from generators seeded by (seed, step, process), so a resumed run
-(``--resume_from=DIR|latest``) is identical to an uninterrupted one.
+Any field of TrainConfig can be set as ``--key=value`` after (and over) the YAML file (``--help`` lists them
+with their defaults). Batches and context masks come from generators seeded by (seed, step, process), so a
+resumed run (``--resume_from=DIR|latest``) is identical to an uninterrupted one; Ctrl-C ends with the line
+that says how. Each ``checkpoint-{step}/`` also holds the model's ``config.json``, so
+``HyperSiren.from_pretrained`` loads it; the final export's model card records the data, steps and metrics.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -29,7 +32,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from hypersiren.config import ConfigError, from_dict, load_yaml, parse_overrides, to_yaml
+from hypersiren.config import ConfigError, format_help, from_dict, load_yaml, parse_overrides, to_yaml
 from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range
 from hypersiren.ema import EMA
 from hypersiren.losses import prior_loss, sample_observed
@@ -49,38 +52,45 @@ class TrainConfig(HyperSirenConfig):
     train_limit: int | None = None  # use only the first N training images
     val_limit: int = 1000  # validation images (from the val split)
     # optimisation (the paper: Adam 5e-5, batch 100, clip 1.0, ~650k steps)
-    max_steps: int = 650_000
+    max_steps: int = 650_000  # training steps
     batch_size: int = 100  # per process
-    lr: float = 5e-5
+    lr: float = 5e-5  # Adam learning rate
     lr_schedule: str = "constant"  # constant | cosine
-    warmup_steps: int = 0
-    grad_clip: float = 1.0
-    latent_reg: float = 0.1
-    param_reg: float = 100.0
+    warmup_steps: int = 0  # linear learning-rate warm-up
+    grad_clip: float = 1.0  # gradient norm clip (0: none)
+    latent_reg: float = 0.1  # loss weight of mean(latent^2) (the paper's)
+    param_reg: float = 100.0  # loss weight of mean(generated^2) (the paper's)
     # context (the paper: k ~ U[10, 200), Bernoulli p = k / (H W))
-    context_min: int = 10
-    context_max: int = 200
+    context_min: int = 10  # fewest context pixels k
+    context_max: int = 200  # k < context_max (drawn per image)
     context_sampling: str = "bernoulli"  # bernoulli | exact
-    context_log_uniform: bool = False
-    hole_prob: float = 0.0
+    context_log_uniform: bool = False  # draw k log-uniformly instead of uniformly
+    hole_prob: float = 0.0  # share of images given a random square hole or a half instead
     render_pixels: int | None = None  # render and supervise this many random pixels per step (None: all, the paper)
     hflip: bool = False  # flip each training image horizontally with probability 1/2
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
     # run
     mixed_precision: str = "no"  # no | bf16 | fp16
-    seed: int = 0
-    output_dir: str = "runs/celeba32"
+    seed: int = 0  # seeds batches, masks and initialisation
+    output_dir: str = "runs/celeba32"  # run folder: config, metrics, checkpoints, final export
     resume_from: str | None = None  # a checkpoint folder, or 'latest'
-    checkpoint_every: int = 5000
-    keep_checkpoints: int = 2
-    eval_every: int = 5000
-    log_every: int = 50
-    tensorboard: bool = False
+    checkpoint_every: int = 5000  # steps between checkpoint-{step}/ folders
+    keep_checkpoints: int = 2  # newest checkpoints kept
+    eval_every: int = 5000  # steps between validations
+    log_every: int = 50  # steps between metrics.jsonl records
+    tensorboard: bool = False  # also log to TensorBoard (Accelerate trackers)
     max_minutes: float | None = None  # stop (and save) after this much wall time
 
 
+USAGE = "train/celeba.py [--config FILE] [--key=value ...]   (or: accelerate launch train/celeba.py ...)"
+
+
 def parse_args(argv: list[str]) -> TrainConfig:
-    """``--config FILE`` then ``--key=value`` overrides -> a TrainConfig (unknown keys raise)."""
+    """``--config FILE`` then ``--key=value`` overrides -> a TrainConfig (unknown keys raise); ``--help`` prints
+    every field with its default and exits."""
+    if "-h" in argv or "--help" in argv:
+        print(format_help(TrainConfig, USAGE, __doc__.split("\n\n")[0]))
+        raise SystemExit(0)
     overrides = parse_overrides(argv)
     values = load_yaml(overrides.pop("config")) if "config" in overrides else {}
     return from_dict(TrainConfig, {**values, **overrides})
@@ -117,6 +127,8 @@ def _save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema:
         if ema is not None:
             safetensors.torch.save_file(ema.state_dict(), str(tmp / EMA_NAME))
         (tmp / "step.json").write_text(json.dumps({"step": step}))
+        # the model's config beside Accelerate's model.safetensors: HyperSiren.from_pretrained loads the folder
+        (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(model_config(cfg)), indent=2) + "\n")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)  # a checkpoint folder is complete or absent
         for old in sorted(out.glob("checkpoint-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))[
@@ -258,10 +270,16 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         metrics = _evaluate(model, ema, val_images, cfg, accelerator)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        done = step + 1 if cfg.max_steps > start else start
+        record = {"data": cfg.data, "train_images": len(train_images), "val_images": len(val_images), "steps": done,
+                  "batch_size": cfg.batch_size * world, "minutes": (time.time() - t0) / 60,
+                  "device": f"{world} x {accelerator.device.type}", "overrides": _overrides(cfg),
+                  "metrics": dict(metrics)}  # fmt: skip
+        (out / "README.md").unlink(missing_ok=True)  # save_pretrained keeps an existing card: write this run's
         final = accelerator.unwrap_model(model)
         if ema is not None:
             ema.copy_to(final)  # the export is the average (training has ended)
-        final.save_pretrained(out)
+        final.save_pretrained(out, model_card_kwargs={"training": record})
         metrics["peak_rss_gb"] = _peak_rss_gb()
         (out / "final_metrics.json").write_text(json.dumps(metrics, indent=2))
     accelerator.end_training()
@@ -276,6 +294,30 @@ def _evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig
         return evaluate(model, val_images, cfg, accelerator)
     with ema.applied(accelerator.unwrap_model(model)):
         return evaluate(model, val_images, cfg, accelerator)
+
+
+def _overrides(cfg: TrainConfig) -> dict:
+    """The fields that differ from the defaults (what a config file and flags set)."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != f.default}
+
+
+def interrupted(cfg: TrainConfig | None, argv: list[str], launcher: str) -> str:
+    """The line Ctrl-C ends with: the last complete checkpoint and the command that resumes from it."""
+    kept, skip = [], False
+    for arg in argv:  # the same command without its own --resume_from
+        if skip or arg.startswith("--resume_from") or arg.startswith("--resume-from"):
+            skip = arg in ("--resume_from", "--resume-from")
+            continue
+        kept.append(arg)
+    command = shlex.join([*launcher.split(), "train/celeba.py", *kept])
+    if cfg is None:
+        return "interrupted before training started"
+    ckpt = _latest_checkpoint(Path(cfg.output_dir))
+    if ckpt is None or not (ckpt / "step.json").is_file():
+        return (f"interrupted before the first checkpoint in {cfg.output_dir} (every {cfg.checkpoint_every} steps): "
+                f"nothing to resume; start again with: {command}")  # fmt: skip
+    step = json.loads((ckpt / "step.json").read_text())["step"]
+    return f"interrupted: last checkpoint {ckpt} (step {step}); resume with: {command} --resume_from=latest"
 
 
 def _lr_factor(cfg: TrainConfig, step: int) -> float:
@@ -318,8 +360,15 @@ if __name__ == "__main__":
     if sys.platform == "linux" and "GLIBC_TUNABLES" not in os.environ:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "GLIBC_TUNABLES": _GLIBC_TUNABLES})
     logging.basicConfig(level=logging.WARNING)
+    config = None
     try:
-        main(parse_args(sys.argv[1:]))
+        config = parse_args(sys.argv[1:])
+        main(config)
     except (ConfigError, DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: no traceback, but where the run stands and how to go on
+        if int(os.environ.get("RANK", "0")) == 0:
+            launched = "LOCAL_RANK" in os.environ  # started by accelerate launch / torchrun
+            print(interrupted(config, sys.argv[1:], "accelerate launch" if launched else "python"), file=sys.stderr)
+        sys.exit(130)

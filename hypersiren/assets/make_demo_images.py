@@ -1,7 +1,9 @@
-"""Rebuild ``demo32.npz`` from scikit-image's public-domain / CC0 sample images (run from anywhere).
+"""Rebuild ``demo32.npz`` and ``examples/*.jpg`` from scikit-image's public-domain / CC0 sample images.
 
 Each image is a square crop (around the face where there is one, as CelebA's aligned crops are) resized
-to 32x32 with PIL's antialiased BILINEAR filter, the filter of ``hypersiren.data``. Never CelebA.
+to 32x32 with PIL's antialiased BILINEAR filter, the filter of ``hypersiren.data``. Never CelebA. The demo
+page's examples (``hypersiren.demo``) are the same crops at 256x256, large enough to paint a hole on.
+Run from anywhere.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ CROPS = [
 ]
 
 
-def build(size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+EXAMPLES = ("astronaut", "camera", "chelsea", "coffee", "rocket")  # the demo page's, at 256x256
+
+
+def build(size: int = 32, names_kept: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     images, names = [], []
     for name, loader, (top, left, side), mirror in CROPS:
+        if names_kept is not None and name not in names_kept:
+            continue
         array = getattr(skimage.data, loader)()
         if array.ndim == 2:
             array = np.repeat(array[..., None], 3, axis=-1)
@@ -46,3 +53,8 @@ if __name__ == "__main__":
         out.with_name("demo32_preview.png")
     )
     print(f"wrote {out}: {images.shape}")
+    examples = out.with_name("examples")
+    examples.mkdir(exist_ok=True)
+    for image, name in zip(*build(256, EXAMPLES), strict=True):
+        Image.fromarray(image).save(examples / f"{name}.jpg", quality=95)
+    print(f"wrote {len(EXAMPLES)} examples to {examples}")

@@ -1,0 +1,314 @@
+"""A page that shows the prior at work (SIREN Sec. 4.4): pick or upload a picture, paint the hole, watch it complete.
+
+    python -m hypersiren.demo [--model NAME_OR_DIR] [--port N] [--share]     # or: hypersiren-demo
+
+A Gradio ``Blocks`` page (a Hugging Face Space is this file as ``app.py``), offline, on the CPU, with the
+shipped prior by default. The picture is centre-cropped to a square and resized to the model's side exactly
+as ``eval/inpaint.py --image`` does (:func:`hypersiren.picture.load_picture`); the hole is the painted
+layer's alpha through the same crop and resize, or a preset. The page shows the observed picture, the
+completion at the model's resolution (observed pixels kept) and the same SIREN rendered at 2x / 4x / 8x
+that resolution, which a CNN inpainter cannot do.
+
+:func:`complete` is the request, callable without Gradio (tests, ``bench/demo_request.py``); bad input
+raises :class:`DemoError`, whose message the page shows in place of the results. This module is an app, so
+unlike the rest of the library it parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from hypersiren import pretrained
+from hypersiren.data import DataError, to_model_range, to_uint8
+from hypersiren.masks import MaskError, make_observed
+from hypersiren.metrics import mse, psnr_from_mse, to_unit
+from hypersiren.model import HyperSiren
+from hypersiren.picture import check_hole, load_picture, open_image
+from hypersiren.refine import refine
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "examples"
+SCALES = (2, 4, 8)  # the larger rendering, as multiples of the model's side
+# (label, kind): "painted" is the brush layer; the others are hypersiren.masks kinds on the model's grid
+HOLES = (
+    ("painted with the brush", "painted"),
+    ("centre square", "center"),
+    ("top half kept", "half_top"),
+    ("bottom half kept", "half_bottom"),
+    ("left half kept", "half_left"),
+    ("right half kept", "half_right"),
+    ("N random context pixels", "random"),
+)
+HOLE_COLOUR = (115, 140, 191)  # missing pixels in the "observed" picture, as in eval/inpaint.py's figures
+# the model-resolution outputs are tiny: show them as large as their box, with visible pixels
+CSS = (
+    ".pixelated img { image-rendering: pixelated; width: 100% !important; height: 100% !important; "
+    "object-fit: contain; }"
+)
+
+
+class DemoError(ValueError):
+    """A request that cannot be completed; the message is shown on the page."""
+
+
+class DemoResult(NamedTuple):
+    """One completed request.
+
+    Attributes:
+        observed: ``(S, S, 3)`` uint8, the picture on the model's grid with the hole coloured.
+        completed: ``(S, S, 3)`` uint8, the completion (observed pixels kept; refined if asked).
+        rendered: ``(R, R, 3)`` uint8, the same SIREN rendered at ``R = scale * S`` (the encoder's SIREN).
+        psnr_hole: PSNR in dB over the missing pixels against the picture itself (its own ground truth).
+        num_missing: missing pixels on the model's grid.
+        seconds: the request's wall time.
+        notes: what the user should know (the crop, a mask partly outside it, refinement).
+    """
+
+    observed: np.ndarray
+    completed: np.ndarray
+    rendered: np.ndarray
+    psnr_hole: float
+    num_missing: int
+    seconds: float
+    notes: list[str]
+
+
+def _alpha(layers: Sequence[Any]) -> np.ndarray | None:
+    """The union of the painted layers' alpha, ``(H, W)`` uint8 (255 = painted), or None without any layer."""
+    alpha = None
+    for layer in layers:
+        if layer is None:
+            continue
+        image = open_image(layer, "painted layer")
+        a = np.asarray(image.convert("RGBA"), dtype=np.uint8)[..., 3]
+        alpha = a if alpha is None else np.maximum(alpha, a)
+    return alpha
+
+
+def _image(array: torch.Tensor) -> np.ndarray:
+    """``(1, 3, H, W)`` on [-1, 1] -> ``(H, W, 3)`` uint8."""
+    return to_uint8(array[0].cpu()).permute(1, 2, 0).numpy()
+
+
+def complete(
+    model: HyperSiren,
+    picture: Any,
+    layers: Sequence[Any] = (),
+    hole: str = "painted",
+    center_frac: float = 0.5,
+    num_context: int = 100,
+    scale: int = 8,
+    refine_steps: int = 0,
+    refine_lr: float = 1e-3,
+    seed: int = 0,
+) -> DemoResult:
+    """The page's request: complete ``picture`` where it is painted (or under a preset hole).
+
+    Args:
+        model: the prior.
+        picture: the picture (path, PIL image or uint8 array), any size: centre-cropped to a square.
+        layers: the painted layers (paths, PIL images or RGBA arrays of the picture's size); their alpha is
+            the hole when ``hole`` is ``"painted"``.
+        hole: ``"painted"`` or a :mod:`hypersiren.masks` kind on the model's grid (``center``, ``half_*``,
+            ``random``).
+        center_frac: side of the ``center`` hole / the model's side.
+        num_context: observed pixels for ``random``.
+        scale: the larger rendering's side / the model's side.
+        refine_steps: test-time Adam steps on the observed pixels (the completion only: the larger rendering
+            stays the encoder's SIREN).
+        refine_lr: their learning rate.
+        seed: seeds the ``random`` preset.
+
+    Raises:
+        DemoError: no picture, an unreadable picture or layer, nothing painted, a hole that is empty on the
+            model's grid or covers everything, a bad preset parameter.
+    """
+    t0 = time.perf_counter()
+    size = model.config.image_size
+    if picture is None:
+        raise DemoError("no picture: pick an example or upload one")
+    kinds = [kind for _, kind in HOLES]
+    if hole not in kinds:
+        raise DemoError(f"unknown hole {hole!r}: one of {', '.join(kinds)}")
+    try:
+        if hole == "painted":
+            alpha = _alpha(layers)
+            if alpha is None or not alpha.any():
+                raise DemoError("nothing painted: paint over what should disappear, or choose a preset hole")
+            loaded = load_picture(picture, size, missing=alpha)
+            observed = loaded.observed[None]  # (1, 1, S, S)
+        else:
+            loaded = load_picture(picture, size)
+            observed = make_observed(hole, 1, size, size, num_context=int(num_context), center_frac=center_frac,
+                                     generator=torch.Generator().manual_seed(seed))  # fmt: skip
+        check_hole(observed)
+    except (DataError, MaskError) as err:
+        raise DemoError(str(err)) from None
+    notes = []
+    if loaded.cropped:
+        (w, h), (left, top, right, bottom) = loaded.source_size, loaded.box
+        notes.append(f"The {w}x{h} picture was centre-cropped to its middle {right - left}x{bottom - top} square "
+                     f"(like the faces the model learnt from), then resized to {size}x{size}.")  # fmt: skip
+    if loaded.marked_outside > 0.001:
+        notes.append(f"{loaded.marked_outside:.0%} of the painted area lies outside that square and is ignored.")
+    x = to_model_range(loaded.image[None])  # (1, 3, S, S)
+    context = torch.where(observed, x, torch.zeros_like(x))  # the model never sees a missing pixel
+    with torch.inference_mode():
+        completed = model.inpaint(context, observed)  # (1, 3, S, S), observed pixels kept
+        rendered = model.render(context, observed, scale * size, scale * size)  # (1, 3, R, R)
+    if refine_steps > 0:
+        result = refine(model, context, observed, int(refine_steps), refine_lr)
+        completed = torch.where(observed, x, result.images.detach().clamp(-1, 1))
+        notes.append(f"Refined for {int(refine_steps)} steps on the observed pixels; the larger rendering shows the "
+                     f"encoder's SIREN, before refinement.")  # fmt: skip
+    missing = ~observed
+    psnr_hole = psnr_from_mse(mse(to_unit(completed), to_unit(x), missing)).item()
+    colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32)[:, None, None] / 127.5 - 1
+    shown = torch.where(observed, x, colour)
+    return DemoResult(_image(shown), _image(completed), _image(rendered), psnr_hole, int(missing.sum()),
+                      time.perf_counter() - t0, notes)  # fmt: skip
+
+
+def load(spec: str | None) -> tuple[HyperSiren | None, str]:
+    """The model (or None) and a line for the page: its name, or why it cannot be loaded."""
+    spec = spec or pretrained.DEFAULT
+    try:
+        model = HyperSiren.from_pretrained(spec).eval()
+    except Exception as err:  # noqa: BLE001 - any failure (missing, corrupt, Hub unreachable) goes on the page
+        return None, f"The model {spec!r} cannot be loaded: {err}"
+    size = model.config.image_size
+    return model, f"Model: `{spec}` ({size}x{size})."
+
+
+def _save(image: np.ndarray, folder: Path, name: str) -> Path:
+    from PIL import Image
+
+    path = folder / name
+    Image.fromarray(image).save(path)
+    return path
+
+
+def respond(
+    model: HyperSiren | None,
+    model_line: str,
+    value: dict | None,
+    hole: str = "painted",
+    center_frac: float = 0.5,
+    num_context: int = 100,
+    scale: int = 8,
+    refine_steps: int = 0,
+) -> tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None, list[str] | None]:
+    """The button's handler: :func:`complete` on the editor's value, or a message instead of the results.
+
+    Args:
+        model: the prior, or None when it could not be loaded (``model_line`` says why).
+        value: the editor's value, ``{"background": picture, "layers": [...], "composite": ...}``.
+
+    Returns:
+        ``(status markdown, observed, completed, rendered, files to download)``; on bad input the message and
+        Nones, never a traceback.
+    """
+    nothing = (None, None, None, None)
+    if model is None:
+        return (f"**Cannot complete:** {model_line}", *nothing)
+    value = value or {}
+    try:
+        r = complete(model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context,
+                     int(scale), int(refine_steps))  # fmt: skip
+    except DemoError as err:
+        return (f"**Cannot complete:** {err}", *nothing)
+    except Exception as err:  # noqa: BLE001 - the page gets a message, the console the traceback
+        logger.exception("request failed")
+        return (f"**Cannot complete:** unexpected {type(err).__name__}: {err}", *nothing)
+    size = r.completed.shape[0]
+    folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))
+    files = [_save(r.completed, folder, f"completed_{size}.png"),
+             _save(r.rendered, folder, f"rendered_{r.rendered.shape[0]}.png")]  # fmt: skip
+    lines = [f"Completed {r.num_missing} missing pixels of {size * size} in **{r.seconds:.2f} s**; PSNR over the "
+             f"hole, against the picture itself: **{r.psnr_hole:.2f} dB**.", *r.notes]  # fmt: skip
+    return "\n\n".join(lines), r.observed, r.completed, r.rendered, [str(f) for f in files]
+
+
+def build(model: HyperSiren | None, model_line: str):
+    """The Gradio page (``gr.Blocks``) for ``model``; a model that failed to load shows ``model_line``."""
+    import gradio as gr
+
+    size = model.config.image_size if model is not None else 32
+    examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
+    with gr.Blocks(title="hypersiren: a SIREN prior completes your picture") as page:
+        gr.Markdown(
+            "# hypersiren: a learned prior over SIRENs completes your picture\n"
+            "Pick an example or upload a picture, paint over what should disappear (or choose a preset hole) and "
+            "press **Complete**. The model works on a centred square at its own resolution; the completed SIREN "
+            "is a continuous function, so it can also be rendered at 2x, 4x or 8x that resolution. "
+            "It was trained on CelebA faces: anything else is completed with a face.\n\n" + model_line
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                editor = gr.ImageMask(label="picture: paint the hole", type="filepath", sources=("upload", "clipboard"),
+                                      image_mode="RGBA", format="png", height=460, layers=False,
+                                      brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=16),
+                                      elem_id="editor")  # fmt: skip
+                gr.Examples(examples=[[str(p)] for p in examples], inputs=[editor], label="examples",
+                            example_labels=[p.stem for p in examples])  # fmt: skip
+            with gr.Column(scale=2):
+                hole = gr.Radio(list(HOLES), value="painted", label="hole", elem_id="hole")
+                center_frac = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="centre square: side / picture side")
+                num_context = gr.Slider(1, size * size, value=100, step=1, label="random: context pixels N")
+                scale = gr.Radio([(f"{s}x ({s * size}x{s * size})", s) for s in SCALES], value=8,
+                                 label="render the same SIREN at")  # fmt: skip
+                refine_steps = gr.Slider(0, 100, value=0, step=10, label="refinement steps (optional, slower)")
+                button = gr.Button("Complete", variant="primary", elem_id="complete")
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            observed_out = gr.Image(label=f"observed ({size}x{size}, hole in blue)", format="png", height=300,
+                                    elem_id="observed", elem_classes="pixelated")  # fmt: skip
+            completed_out = gr.Image(label=f"completed ({size}x{size}, observed pixels kept)", format="png",
+                                     height=300, elem_id="completed", elem_classes="pixelated")  # fmt: skip
+            rendered_out = gr.Image(label="the same SIREN, rendered larger", format="png", height=300,
+                                    elem_id="rendered")  # fmt: skip
+        files = gr.File(label="download", file_count="multiple", elem_id="download")
+
+        button.click(functools.partial(respond, model, model_line),
+                     [editor, hole, center_frac, num_context, scale, refine_steps],
+                     [status, observed_out, completed_out, rendered_out, files])  # fmt: skip
+    return page
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hypersiren-demo", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None, help=f"a shipped prior ({', '.join(pretrained.available())}), a "
+                   f"checkpoint folder or a Hub id (default: {pretrained.DEFAULT})")  # fmt: skip
+    # a Hugging Face Space sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: then `main([])` serves where it should
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="the port")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="the address to listen on (0.0.0.0: every interface)")  # fmt: skip
+    p.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link (online)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Start the page (blocks until interrupted)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage reports, no version check
+    args = build_parser().parse_args(argv)
+    model, line = load(args.model)
+    print(line)
+    if model is not None and (examples := sorted(EXAMPLES_DIR.glob("*.jpg"))):
+        complete(model, examples[0], hole="center", scale=2)  # the first request pays torch's one-off set-up
+    build(model, line).launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS)
+
+
+if __name__ == "__main__":
+    main()
