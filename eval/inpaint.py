@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask_path", default=None, help="mask image for --mask file (white = missing; cropped and "
                    "resized exactly like the pictures)")  # fmt: skip
     p.add_argument(
-        "--protocol", default=None, choices=["paper", "scaled"],
+        "--protocol",
+        default=None,
+        choices=["paper", "scaled"],
         help="paper: context 10/100/1000, half, full (overrides --mask); scaled: the same with the counts scaled by "
         "the pixel count over 32x32 (40/400/4000 at 64x64)",
     )
