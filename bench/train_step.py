@@ -46,8 +46,11 @@ import time
 import torch
 from torch import nn
 
-from hypersiren.losses import prior_loss, sample_observed
+from hypersiren.losses import prior_loss
+from hypersiren.masks import sample_observed
 from hypersiren.model import HyperSiren, HyperSirenConfig
+from hypersiren.scripts import GLIBC_TUNABLES
+from hypersiren.seeds import generator
 
 # The paper's optimisation (supplement Sec. 9) and data.
 LR = 5e-5
@@ -56,10 +59,6 @@ LATENT_REG = 0.1
 PARAM_REG = 100.0
 IMAGE_SIZE = 32
 CHANNELS = 3
-
-# As in train/celeba.py: keep freed buffers in the heap instead of returning them to the kernel after every
-# step (a third of a CPU step went to page faults). Applied to both sides alike.
-GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
 
 
 # --- the reference: the official code's structure ------------------------------------------------------------
@@ -217,7 +216,7 @@ def _build(side: str, seed: int, channels_last: bool, device: torch.device) -> n
 
 def _batch(batch_size: int, seed: int, key: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Random images in [-1, 1] ``(B, C, H, W)`` and the paper's context ``(B, 1, H, W)``, from (seed, key)."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + key)
+    g = generator(seed, key)
     images = torch.rand(batch_size, CHANNELS, IMAGE_SIZE, IMAGE_SIZE, generator=g) * 2 - 1
     observed = sample_observed(batch_size, IMAGE_SIZE, IMAGE_SIZE, g)
     return images.to(device), observed.to(device)

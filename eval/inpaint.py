@@ -49,7 +49,7 @@ import torch
 from tqdm.auto import tqdm
 
 import hypersiren
-from hypersiren import classical, pretrained
+from hypersiren import classical, pretrained, seeds
 from hypersiren import metrics as M
 from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range, to_uint8
 from hypersiren.masks import KINDS, MaskError, make_observed
@@ -255,7 +255,7 @@ def complete_image(model: HyperSiren, model_name: str, args: argparse.Namespace)
         observed = picture.observed[None]  # (1, 1, S, S)
     else:
         observed = make_observed(kind, 1, size, size, num_context=args.num_context, center_frac=args.center_frac,
-                                 generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
+                                 generator=seeds.generator(args.seed))  # fmt: skip
     (width, height), (left, top, right, bottom) = picture.source_size, picture.box
     if picture.cropped:
         print(f"note: the picture is {width}x{height}; like the faces the model learnt from, it is centre-cropped to "
@@ -346,7 +346,7 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
         if args.refine_steps > 0:
             r = refine(model, context, obs, args.refine_steps, args.refine_lr, args.refine_weights, latent=out.latent,
                        anchor=args.refine_anchor, holdout=args.refine_holdout,
-                       generator=torch.Generator().manual_seed(args.seed + start))  # fmt: skip
+                       generator=seeds.generator(args.seed, start))  # fmt: skip
             outputs["refined_"] = (r.images, r.generated)
         for prefix, (raw, gen) in outputs.items():
             filled = paste_observed(raw, x, obs)
@@ -442,7 +442,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     plan = settings(args, size)
     # Build the masks before the data, so a bad --mask / --num_context / --mask_path fails fast.
     make_observed(plan[0][1], 1, size, size, num_context=plan[0][2], center_frac=args.center_frac,
-                  path=args.mask_path, generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
+                  path=args.mask_path, generator=seeds.generator(args.seed))  # fmt: skip
     if args.data and Path(args.data).suffix.lower() in IMAGE_SUFFIXES and Path(args.data).is_file():
         raise EvalError(f"--data takes a data set (an .npz file, a folder or a Hub id), not one picture: to complete "
                         f"{args.data}, use --image {args.data}")  # fmt: skip
@@ -459,7 +459,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
     results: dict = {}
     rows: list[dict] = []
     for index, (key, kind, num_context) in enumerate(plan):
-        generator = torch.Generator().manual_seed(args.seed * 1000 + index)  # (seed, setting)
+        generator = seeds.generator(args.seed, index)  # (seed, setting)
         observed = make_observed(kind, len(images), size, size, num_context=num_context, center_frac=args.center_frac,
                                  path=args.mask_path, generator=generator)  # fmt: skip
         t = time.perf_counter()

@@ -43,3 +43,25 @@ def points_to_image(points: torch.Tensor, height: int, width: int) -> torch.Tens
     if n != height * width:
         raise ValueError(f"{n} points cannot form a {height}x{width} image")
     return points.transpose(1, 2).reshape(b, c, height, width)
+
+
+def random_pixels(height: int, width: int, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``count`` distinct pixels of an ``H x W`` grid drawn uniformly: ``(S,)`` flat (row-major) indices.
+
+    Training on a pixel subset (``render_pixels``) renders and supervises only these pixels, shared by the batch.
+    """
+    if not 1 <= count <= height * width:
+        raise ValueError(f"count must lie in [1, {height * width}] for a {height}x{width} grid, got {count}")
+    return torch.randperm(height * width, generator=generator)[:count]
+
+
+def take_pixels(signal: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """The values of ``signal`` at flat pixel indices: ``(..., H, W)`` -> ``(..., S)``.
+
+    Args:
+        signal: images ``(B, C, H, W)``, or a coordinate grid laid out as ``(D, H, W)``.
+        pixels: ``(S,)`` flat (row-major) indices, as from :func:`random_pixels`.
+    """
+    if pixels.dim() != 1:
+        raise ValueError(f"pixels must be 1-D flat indices, got shape {tuple(pixels.shape)}")
+    return signal.flatten(-2)[..., pixels]

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,16 @@ class LazyImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return to_model_range(self.uint8(index))  # (3, H, W)
+
+
+def all_images(dataset: Dataset) -> torch.Tensor:
+    """Every image of a :func:`celeba_dataset` as one uint8 tensor ``(N, 3, S, S)``: array sources hold it
+    already, lazily decoded ones (folders, the Hub) are decoded here."""
+    if isinstance(dataset, ArrayDataset):
+        return dataset.images
+    images = [dataset.uint8(i) for i in tqdm(range(len(dataset)), desc="decoding images", leave=False)]
+    side = dataset.image_size
+    return torch.stack(images) if images else torch.empty(0, 3, side, side, dtype=torch.uint8)
 
 
 def _array_dataset(images: np.ndarray, ids: np.ndarray | None, image_size: int, name: str) -> ArrayDataset:

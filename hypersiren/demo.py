@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from hypersiren import pretrained
+from hypersiren import pretrained, seeds
 from hypersiren.data import DataError, to_model_range, to_uint8
 from hypersiren.masks import MaskError, make_observed
 from hypersiren.metrics import mse, psnr_from_mse, to_unit
@@ -152,7 +152,7 @@ def complete(
         else:
             loaded = load_picture(picture, size)
             observed = make_observed(hole, 1, size, size, num_context=int(num_context), center_frac=center_frac,
-                                     generator=torch.Generator().manual_seed(seed))  # fmt: skip
+                                     generator=seeds.generator(seed))  # fmt: skip
         check_hole(observed)
     except (DataError, MaskError) as err:
         raise DemoError(str(err)) from None

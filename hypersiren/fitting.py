@@ -13,8 +13,9 @@ mode (:func:`hypersiren.derivatives.forward_derivatives`); ``"forward"`` uses fo
 too. All three give the same loss and parameter gradients up to rounding.
 
 Each step uses every point (images, audio) or a random batch of points (video: the official code draws
-0.38% of the voxels). Batches come from a ``torch.Generator`` seeded from ``(seed, step)``. PSNR at step
-``k`` is that of the model after ``k`` updates; with full batches it reuses the next step's forward.
+0.38% of the voxels). Batches come from a generator seeded from ``(seed, step)`` (:mod:`hypersiren.seeds`).
+PSNR at step ``k`` is that of the model after ``k`` updates; with full batches it reuses the next step's
+forward.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from hypersiren import operators
+from hypersiren import operators, seeds
 from hypersiren.derivatives import forward_derivatives
 from hypersiren.fused_gradient import value_and_gradient
 from hypersiren.siren import Siren
@@ -246,7 +247,6 @@ def fit(
         logger.warning("compile is ignored for %s supervision: double backward needs eager autograd", supervise)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator(device=coords.device)
     history = FitHistory()
     times: list[float] = []
     prediction = None
@@ -275,7 +275,7 @@ def fit(
             if step == steps:
                 break
         else:
-            generator.manual_seed(seed * 1_000_003 + step)
+            generator = seeds.generator(seed, step, device=coords.device)
             idx = torch.randint(0, n, (batch_size,), generator=generator, device=coords.device)
             _, derived = _supervised_output(runner, coords[idx], supervise, bf16, derivatives)
             loss = _mse_loss(derived, target[idx], supervise)

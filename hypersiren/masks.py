@@ -4,10 +4,15 @@ Every function returns ``observed``: bool, True = known pixel, shaped ``(H, W)``
 for the batched samplers and :func:`make_observed`, the single entry point by name). Randomness comes
 from an explicit ``torch.Generator``.
 
+Training context (:func:`sample_observed`): the paper draws k ~ U[10, 200) per image and lets the CNN
+encoder observe each pixel with probability k / (H W) (``bernoulli``); ``exact`` observes exactly k pixels.
+Our extensions, off by default: k drawn log-uniformly, and a share of structured holes (a square or a half)
+so the prior also learns the large-hole completions it is evaluated on.
+
 Deviation from the official code: it has no centre or free-form masks; ``center`` (a square hole of
-half the side by default) and ``brush`` (DeepFill v2-style strokes) are ours. Its test-time context
-for the CNN encoder is Bernoulli (``bernoulli``); the CNP / set-encoder protocol draws exactly N pixels
-(``random``).
+half the side by default) and ``brush`` (DeepFill v2-style strokes, :mod:`hypersiren.brush`) are ours. Its
+test-time context for the CNN encoder is Bernoulli (``bernoulli``); the CNP / set-encoder protocol draws
+exactly N pixels (``random``).
 """
 
 from __future__ import annotations
@@ -19,19 +24,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-KINDS = (
-    "center",
-    "half",
-    "half_top",
-    "half_bottom",
-    "half_left",
-    "half_right",
-    "random",
-    "bernoulli",
-    "file",
-    "brush",
-    "full",
-)
+from hypersiren.brush import brush
+
+KINDS = ("center", "half", "half_top", "half_bottom", "half_left", "half_right", "random", "bernoulli", "file",
+         "brush", "full")  # fmt: skip
 
 
 class MaskError(ValueError):
@@ -104,6 +100,62 @@ def bernoulli_context(
     return torch.rand(batch, 1, height, width, generator=generator) < p[:, None, None, None]
 
 
+def sample_observed(
+    batch: int,
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    context_min: int = 10,
+    context_max: int = 200,
+    sampling: str = "bernoulli",
+    log_uniform: bool = False,
+    hole_prob: float = 0.0,
+) -> torch.Tensor:
+    """Training context for a batch: ``(B, 1, H, W)`` bool, True = observed.
+
+    Args:
+        context_min, context_max: k is drawn from [context_min, context_max) per image.
+        sampling: ``bernoulli`` (each pixel with probability k / (H W), the official CNN path) or
+            ``exact`` (exactly k pixels).
+        log_uniform: draw k log-uniformly instead of uniformly.
+        hole_prob: share of images that instead get a structured hole: a square of random side
+            (a quarter to three quarters of the image) at a random place, or a random half.
+    """
+    n = height * width
+    lo, hi = max(1, context_min), min(context_max, n + 1)
+    if lo >= hi:
+        raise ValueError(f"context range [{context_min}, {context_max}) is empty for {height}x{width} images")
+    u = torch.rand(batch, generator=generator)
+    if log_uniform:
+        k = torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))).floor().clamp(lo, hi - 1)
+    else:
+        k = (lo + u * (hi - lo)).floor()
+    if sampling == "bernoulli":
+        observed = bernoulli_context(batch, height, width, k, generator=generator)
+    elif sampling == "exact":
+        observed = random_context(batch, height, width, k.long(), generator=generator)
+    else:
+        raise ValueError(f"context sampling is 'bernoulli' or 'exact', got {sampling!r}")
+    holes = torch.rand(batch, generator=generator) < hole_prob
+    for i in torch.nonzero(holes).flatten().tolist():
+        observed[i, 0] = _random_hole(height, width, generator)
+    return observed
+
+
+def _random_hole(height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """A random square hole or a random half, ``(H, W)`` bool."""
+    if torch.rand((), generator=generator) < 0.5:
+        return half(
+            height, width, keep=("top", "bottom", "left", "right")[int(torch.randint(4, (), generator=generator))]
+        )
+    side = int(torch.randint(max(1, min(height, width) // 4), 3 * min(height, width) // 4 + 1, (), generator=generator))
+    top = int(torch.randint(0, height - side + 1, (), generator=generator))
+    left = int(torch.randint(0, width - side + 1, (), generator=generator))
+    observed = torch.ones(height, width, dtype=torch.bool)
+    observed[top : top + side, left : left + side] = False
+    return observed
+
+
 def full(height: int, width: int) -> torch.Tensor:
     """Every pixel observed (the protocol's 'full' setting: reconstruction, nothing to inpaint).
 
@@ -148,55 +200,6 @@ def on_grid(missing: Image.Image, height: int, width: int) -> torch.Tensor:
 
     grey = crop_resize(missing.convert("L"), height, width)
     return torch.from_numpy(np.asarray(grey, dtype=np.uint8).copy()) < 128
-
-
-def brush(
-    batch: int,
-    height: int,
-    width: int,
-    generator: torch.Generator | None = None,
-    max_strokes: int = 4,
-    max_vertices: int = 6,
-    width_range: tuple[float, float] = (0.06, 0.15),
-    length_range: tuple[float, float] = (0.1, 0.35),
-) -> torch.Tensor:
-    """Free-form brush strokes as missing regions (after DeepFill v2, Yu et al. 2019, Alg. 1).
-
-    Each image gets 1..``max_strokes`` strokes; a stroke is a random walk of 1..``max_vertices``
-    segments whose lengths and brush width are fractions of the image side, drawn with round caps.
-    Everything is drawn from ``generator`` and rasterised as a distance-to-segment test on the pixel
-    grid, in chunks of images to bound memory.
-
-    Returns:
-        ``(B, 1, H, W)`` bool, False under the strokes.
-    """
-    side = float(min(height, width))
-    ys = torch.arange(height, dtype=torch.float32).repeat_interleave(width)
-    xs = torch.arange(width, dtype=torch.float32).repeat(height)
-    pixels = torch.stack([ys, xs], dim=-1)  # (HW, 2)
-    out = []
-    for start in range(0, batch, 256):
-        b = min(256, batch - start)
-        n_strokes = torch.randint(1, max_strokes + 1, (b, 1), generator=generator)
-        n_vertices = torch.randint(1, max_vertices + 1, (b, max_strokes, 1), generator=generator)
-        origin = torch.rand(b, max_strokes, 1, 2, generator=generator) * torch.tensor([height - 1.0, width - 1.0])
-        angle = torch.rand(b, max_strokes, max_vertices, generator=generator) * 2 * math.pi
-        lo, hi = length_range
-        length = (lo + (hi - lo) * torch.rand(b, max_strokes, max_vertices, generator=generator)) * side
-        lo, hi = width_range
-        radius = (lo + (hi - lo) * torch.rand(b, max_strokes, 1, generator=generator)) * side / 2
-        steps = torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1) * length[..., None]  # (b, S, V, 2)
-        vertices = torch.cat([origin, origin + steps.cumsum(dim=2)], dim=2)  # (b, S, V + 1, 2)
-        p, q = vertices[:, :, :-1], vertices[:, :, 1:]  # segment ends, (b, S, V, 2)
-        valid = (torch.arange(max_strokes) < n_strokes)[:, :, None] & (torch.arange(max_vertices) < n_vertices)
-        p, q = p.reshape(b, -1, 1, 2), q.reshape(b, -1, 1, 2)  # (b, S*V, 1, 2)
-        d = q - p
-        t = (((pixels - p) * d).sum(-1) / (d * d).sum(-1).clamp_min(1e-9)).clamp(0, 1)  # (b, S*V, HW)
-        dist = (pixels - (p + t[..., None] * d)).norm(dim=-1)  # (b, S*V, HW)
-        radius = radius.expand(b, max_strokes, max_vertices).reshape(b, -1, 1)
-        covered = ((dist <= radius) & valid.reshape(b, -1, 1)).any(dim=1)  # (b, HW)
-        out.append(~covered.reshape(b, 1, height, width))
-    return torch.cat(out) if out else torch.ones(0, 1, height, width, dtype=torch.bool)
 
 
 def make_observed(

@@ -27,7 +27,7 @@ from torch import nn
 
 from hypersiren.checkpoints import CheckpointError, model_card, resolve, strip_wrapper_prefix
 from hypersiren.config import ConfigError, from_dict
-from hypersiren.coords import grid, points_to_image
+from hypersiren.coords import grid, points_to_image, take_pixels
 from hypersiren.encoder import build_encoder
 from hypersiren.hypernet import build_hypernet
 from hypersiren.latent import Generated, Latent
@@ -184,9 +184,8 @@ class HyperSiren(
             return torch.cat(parts)
         coords = grid(height, width, device=self.siren.last.weight.device)  # (N, 2), shared by the batch
         if pixels is not None:
-            if pixels.dim() != 1:
-                raise ValueError(f"pixels must be 1-D flat indices, got shape {tuple(pixels.shape)}")
-            return self.hypernet.render(generated, self.siren, coords[pixels]).transpose(1, 2)  # (B, C, S)
+            coords = take_pixels(coords.T.unflatten(1, (height, width)), pixels).T  # (2, H, W) -> (S, 2)
+            return self.hypernet.render(generated, self.siren, coords).transpose(1, 2)  # (B, C, S)
         return points_to_image(self.hypernet.render(generated, self.siren, coords), height, width)
 
     def forward(

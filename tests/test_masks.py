@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hypersiren.masks import KINDS, MaskError, make_observed
+from hypersiren.masks import KINDS, MaskError, make_observed, sample_observed
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -97,3 +97,21 @@ def test_errors(tmp_path):
         make_observed("file", 1, 8, 8)
     with pytest.raises(MaskError, match="center_frac"):
         make_observed("center", 1, 8, 8, center_frac=1.5)
+
+
+def test_training_context_counts_and_holes():
+    g = torch.Generator().manual_seed(0)
+    exact = sample_observed(64, 16, 16, g, context_min=10, context_max=50, sampling="exact")
+    counts = exact.sum((1, 2, 3))
+    assert exact.shape == (64, 1, 16, 16) and counts.min() >= 10 and counts.max() < 50, "k in [10, 50)"
+    logu = sample_observed(4000, 16, 16, g, context_min=1, context_max=257, sampling="exact", log_uniform=True)
+    assert (logu.sum((1, 2, 3)) < 16).float().mean() > 0.4, "log-uniform: half the draws below sqrt(256)"
+    holes = sample_observed(64, 16, 16, g, sampling="bernoulli", hole_prob=1.0)
+    assert (holes.float().mean((1, 2, 3)) >= 0.4).all(), "every image a square hole (<= 3/4 side) or a half"
+    again = sample_observed(64, 16, 16, torch.Generator().manual_seed(0), context_min=10, context_max=50,
+                            sampling="exact")  # fmt: skip
+    assert torch.equal(again, exact), "seeded"
+    with pytest.raises(ValueError, match="empty"):
+        sample_observed(1, 4, 4, g, context_min=20, context_max=30)
+    with pytest.raises(ValueError, match="'bernoulli' or 'exact'"):
+        sample_observed(1, 4, 4, g, sampling="poisson")

@@ -33,11 +33,14 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from hypersiren.config import ConfigError, format_help, from_dict, load_yaml, parse_overrides, to_yaml
-from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range
+from hypersiren.coords import random_pixels, take_pixels
+from hypersiren.data import DEFAULT_HUB_ID, DataError, all_images, celeba_dataset, to_model_range
 from hypersiren.ema import EMA
-from hypersiren.losses import prior_loss, sample_observed
-from hypersiren.masks import center, random_context
+from hypersiren.losses import prior_loss
+from hypersiren.masks import center, random_context, sample_observed
 from hypersiren.model import HyperSiren, HyperSirenConfig
+from hypersiren.scripts import use_glibc_tunables
+from hypersiren.seeds import generator
 
 logger = logging.getLogger("train.celeba")
 EMA_NAME = "ema.safetensors"
@@ -101,16 +104,12 @@ def model_config(cfg: TrainConfig) -> HyperSirenConfig:
     return HyperSirenConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(HyperSirenConfig)})
 
 
-def _generator(*keys: int) -> torch.Generator:
-    return torch.Generator().manual_seed(hash(keys) % (2**62))
-
-
 def _batch_indices(cfg: TrainConfig, step: int, n: int, rank: int, world: int) -> torch.Tensor:
     """This process's images for ``step``: a fresh permutation per epoch, seeded by (seed, epoch)."""
     global_batch = cfg.batch_size * world
     per_epoch = max(1, n // global_batch)
     epoch, pos = divmod(step, per_epoch)
-    perm = torch.randperm(n, generator=_generator(cfg.seed, epoch))
+    perm = torch.randperm(n, generator=generator(cfg.seed, epoch))
     return perm[pos * global_batch : (pos + 1) * global_batch][rank::world]
 
 
@@ -148,8 +147,8 @@ def evaluate(model, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Acc
     h, w = val_images.shape[-2:]
     results: dict[str, float] = {}
     contexts = {
-        "mse_ctx100": random_context(n, h, w, min(100, h * w), generator=_generator(cfg.seed, -1)),
-        "mse_ctx1000": random_context(n, h, w, min(1000, h * w), generator=_generator(cfg.seed, -2)),
+        "mse_ctx100": random_context(n, h, w, min(100, h * w), generator=generator(cfg.seed, -1)),
+        "mse_ctx1000": random_context(n, h, w, min(1000, h * w), generator=generator(cfg.seed, -2)),
         "mse_center": center(h, w).expand(n, 1, h, w),
         "mse_full": torch.ones(n, 1, h, w, dtype=torch.bool),
     }
@@ -187,7 +186,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     set_seed(cfg.seed)
     train_set = celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit)
     val_set = celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit)
-    train_images, val_images = _as_uint8(train_set), _as_uint8(val_set)  # (N, C, H, W) uint8
+    train_images, val_images = all_images(train_set), all_images(val_set)  # (N, C, H, W) uint8
     accelerator.print(f"data: {cfg.data}: {len(train_images)} train, {len(val_images)} val images")
 
     model = HyperSiren(model_config(cfg))
@@ -225,17 +224,16 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         idx = _batch_indices(cfg, step, len(train_images), rank, world)
         images = to_model_range(train_images[idx]).to(accelerator.device)  # (B, C, H, W)
         if cfg.hflip:
-            flip = torch.rand(len(idx), generator=_generator(cfg.seed, step, rank, 2)) < 0.5
+            flip = torch.rand(len(idx), generator=generator(cfg.seed, step, rank, 2)) < 0.5
             images = torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
-        observed = sample_observed(len(idx), *images.shape[-2:], _generator(cfg.seed, step, rank),
+        observed = sample_observed(len(idx), *images.shape[-2:], generator(cfg.seed, step, rank),
                                    cfg.context_min, cfg.context_max, cfg.context_sampling,
                                    cfg.context_log_uniform, cfg.hole_prob).to(accelerator.device)  # fmt: skip
         pixels, target = None, images
         if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch
-            n_pix = images.shape[-2] * images.shape[-1]
-            pixels = torch.randperm(n_pix, generator=_generator(cfg.seed, step, rank, 1))[: cfg.render_pixels]
+            pixels = random_pixels(*images.shape[-2:], cfg.render_pixels, generator(cfg.seed, step, rank, 1))
             pixels = pixels.to(accelerator.device)
-            target = images.flatten(2)[:, :, pixels]  # (B, C, S)
+            target = take_pixels(images, pixels)  # (B, C, S)
         with accelerator.autocast():
             output = model(images, observed, pixels)
         loss = prior_loss(output, target, cfg.latent_reg, cfg.param_reg)
@@ -329,14 +327,6 @@ def _lr_factor(cfg: TrainConfig, step: int) -> float:
     raise ConfigError(f"lr_schedule is 'constant' or 'cosine', got {cfg.lr_schedule!r}")
 
 
-def _as_uint8(dataset) -> torch.Tensor:
-    """All images of a dataset as one uint8 tensor ``(N, C, H, W)`` (array sources are already)."""
-    if hasattr(dataset, "images"):
-        return dataset.images
-    items = [dataset[i] for i in tqdm(range(len(dataset)), desc="decoding images", leave=False)]
-    return ((torch.stack(items) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
 def _log(accelerator: Accelerator, path: Path, record: dict, tensorboard: bool) -> None:
     if accelerator.is_main_process:
         with path.open("a") as f:
@@ -351,14 +341,8 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
 
 
-# glibc hands the large buffers of each step back to the kernel and faults them in again on the next: a third
-# of a CPU step went to the kernel (measured). Keeping freed memory in the heap removes that cost.
-_GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
-
-
 if __name__ == "__main__":
-    if sys.platform == "linux" and "GLIBC_TUNABLES" not in os.environ:
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "GLIBC_TUNABLES": _GLIBC_TUNABLES})
+    use_glibc_tunables()
     logging.basicConfig(level=logging.WARNING)
     config = None
     try:
