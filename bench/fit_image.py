@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from hypersiren import Siren  # noqa: E402
+from hypersiren import Siren, metrics  # noqa: E402
 from hypersiren.coords import grid, image_to_points  # noqa: E402
 from hypersiren.fitting import fit  # noqa: E402
 from hypersiren.signals import load_image  # noqa: E402
@@ -61,8 +60,8 @@ def reference_from(model: Siren) -> nn.Sequential:
 
 
 def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """On [0, 1] with the prediction clipped (values here are in [-1, 1])."""
-    return 10 * math.log10(4.0 / float(((prediction.detach().clamp(-1, 1) - target) ** 2).mean()))
+    """On [0, 1] with the prediction clipped (values here are in [-1, 1]), as ``fit()`` reports it."""
+    return metrics.psnr(prediction.detach().clamp(-1, 1)[None], target[None], data_range=2.0).item()
 
 
 def main(args: argparse.Namespace) -> dict:

@@ -31,11 +31,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the reference network of fit_image.py
 
-from fit_image import HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, reference_from  # noqa: E402
+from fit_image import HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, psnr, reference_from  # noqa: E402
 
 from hypersiren import Siren, operators  # noqa: E402
 from hypersiren.coords import grid, image_to_points  # noqa: E402
-from hypersiren.fitting import DERIVATIVES, align, fit, psnr  # noqa: E402
+from hypersiren.fitting import DERIVATIVES, align, fit  # noqa: E402
 from hypersiren.signals import load_image  # noqa: E402
 
 MILESTONES = (25, 50, 100, 200, 500)

@@ -36,7 +36,8 @@ from hypersiren import operators  # noqa: E402
 from hypersiren.baselines import ARCHS, make_model, nyquist_frequencies  # noqa: E402
 from hypersiren.config import ConfigError, from_dict, load_yaml, to_yaml  # noqa: E402
 from hypersiren.coords import grid, image_to_points, points_to_image  # noqa: E402
-from hypersiren.fitting import DERIVATIVES, LR_SCHEDULES, align, fit, mse, psnr  # noqa: E402
+from hypersiren.fitting import DERIVATIVES, LR_SCHEDULES, align, fit  # noqa: E402
+from hypersiren.metrics import mse, psnr  # noqa: E402
 from hypersiren.signals import SignalError, load_audio, load_image, load_video, save_audio, save_image  # noqa: E402
 
 MODES = ("image", "audio", "video", "poisson")
@@ -301,10 +302,11 @@ def main(args: FitConfig | Sequence[str] | None = None) -> dict:
         if supervise != "value":
             pred = align(pred, values.cpu())
         results[arch] = pred
-        m = {"psnr": psnr(pred, values.cpu()), "mse": mse(pred.clamp(-1, 1), values.cpu())}
+        clipped, reference = pred.clamp(-1, 1)[None], values.cpu()[None]  # PSNR on [0, 1]: range 2, clipped
+        m = {"psnr": psnr(clipped, reference, data_range=2.0).item(), "mse": mse(clipped, reference).item()}
         if cfg.mode == "video":
             t = signal["shape"][0]
-            per_frame = [psnr(p, v) for p, v in zip(pred.chunk(t), values.cpu().chunk(t), strict=True)]
+            per_frame = psnr(clipped.reshape(t, -1), reference.reshape(t, -1), data_range=2.0).tolist()  # (T,)
             m.update(psnr=float(np.mean(per_frame)), psnr_std=float(np.std(per_frame)), psnr_per_frame=per_frame)
         elapsed = list(itertools.accumulate(res.step_seconds, initial=0.0))  # [k]: seconds of the first k updates
         m.update(

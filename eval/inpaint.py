@@ -49,7 +49,7 @@ import torch
 from tqdm.auto import tqdm
 
 import hypersiren
-from hypersiren import classical, pretrained, seeds
+from hypersiren import classical, perceptual, pretrained, seeds
 from hypersiren import metrics as M
 from hypersiren.data import DEFAULT_HUB_ID, DataError, celeba_dataset, to_model_range, to_uint8
 from hypersiren.masks import KINDS, MaskError, make_observed
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="eval/inpaint.py",
         description=__doc__.split("\n\n")[0],
         epilog="Numbers are per image, then averaged. LPIPS backbone weights: --lpips_weights or "
-        f"${M.LPIPS_WEIGHTS_ENV}; without them LPIPS is reported as unavailable.",
+        f"${perceptual.LPIPS_WEIGHTS_ENV}; without them LPIPS is reported as unavailable.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", default=None, help=f"a shipped prior's name ({', '.join(pretrained.available())}), "
@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of mean((z - z_encoder)^2) in the refinement objective")  # fmt: skip
     p.add_argument("--refine_holdout", type=float, default=0.0,
                    help="share of observed pixels left out of the refinement fit, to pick its iterate")  # fmt: skip
-    p.add_argument("--lpips_weights", default=None, help=f"AlexNet weights .npz/.pth (or ${M.LPIPS_WEIGHTS_ENV})")
+    p.add_argument(
+        "--lpips_weights", default=None, help=f"AlexNet weights .npz/.pth (or ${perceptual.LPIPS_WEIGHTS_ENV})"
+    )
     p.add_argument("--no_lpips", action="store_true", help="skip LPIPS (reported as unavailable)")
     p.add_argument("--bf16_encoder", action=argparse.BooleanOptionalAction, default=True,
                    help="run the encoder under bf16 autocast (1.8x faster on this CPU, latent within 1%%; the "
@@ -276,7 +278,7 @@ def complete_image(model: HyperSiren, model_name: str, args: argparse.Namespace)
     if args.refine_steps > 0:
         r = refine(model, context, obs, args.refine_steps, args.refine_lr)
         outputs["refined_"] = torch.where(obs, x, r.images.detach().clamp(-1, 1))
-    lpips_model = None if args.no_lpips else M.load_lpips(args.lpips_weights)
+    lpips_model = None if args.no_lpips else perceptual.load_lpips(args.lpips_weights)
     result: dict = {}
     for prefix, filled in outputs.items():
         values = M.inpainting_metrics(raw if not prefix else filled, filled, x, obs, lpips_model)
@@ -451,7 +453,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> dict:
         raise EvalError(f"no images to evaluate in {data_name}")
     data_name = f"{data_name}, {len(images):,} images"
     print(f"data: {data_name} at {size}x{size}; {'model' if model else 'method'}: {model_name}")
-    lpips_model = None if args.no_lpips else M.load_lpips(args.lpips_weights)
+    lpips_model = None if args.no_lpips else perceptual.load_lpips(args.lpips_weights)
     if lpips_model is not None:
         lpips_model.to(args.device)
     out = Path(args.out)

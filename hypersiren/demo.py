@@ -32,7 +32,7 @@ import torch
 from hypersiren import pretrained, seeds
 from hypersiren.data import DataError, to_model_range, to_uint8
 from hypersiren.masks import MaskError, make_observed
-from hypersiren.metrics import mse, psnr_from_mse, to_unit
+from hypersiren.metrics import psnr, to_unit
 from hypersiren.model import HyperSiren
 from hypersiren.picture import check_hole, load_picture, open_image
 from hypersiren.refine import refine
@@ -174,7 +174,7 @@ def complete(
         notes.append(f"Refined for {int(refine_steps)} steps on the observed pixels; the larger rendering shows the "
                      f"encoder's SIREN, before refinement.")  # fmt: skip
     missing = ~observed
-    psnr_hole = psnr_from_mse(mse(to_unit(completed), to_unit(x), missing)).item()
+    psnr_hole = psnr(to_unit(completed), to_unit(x), missing).item()
     colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32)[:, None, None] / 127.5 - 1
     shown = torch.where(observed, x, colour)
     return DemoResult(_image(shown), _image(completed), _image(rendered), psnr_hole, int(missing.sum()),

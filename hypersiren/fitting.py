@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from hypersiren import operators, seeds
+from hypersiren import metrics, operators, seeds
 from hypersiren.derivatives import forward_derivatives
 from hypersiren.fused_gradient import value_and_gradient
 from hypersiren.siren import Siren
@@ -43,15 +43,14 @@ DERIVATIVES = ("fused", "forward", "autograd")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 
 
-def mse(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """Mean squared error over all points and channels."""
-    return float(((prediction.float() - target.float()) ** 2).mean())
+def _mse(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """MSE over every point and channel of one signal (:func:`hypersiren.metrics.mse`, a batch of one)."""
+    return metrics.mse(prediction[None], target[None]).item()
 
 
-def psnr(prediction: torch.Tensor, target: torch.Tensor, data_range: float = 2.0) -> float:
-    """PSNR in dB of signals in [-1, 1] (range 2), the prediction clipped: equal to PSNR on [0, 1]."""
-    err = mse(prediction.clamp(-1, 1), target)
-    return 10.0 * math.log10(data_range**2 / max(err, 1e-20))
+def _psnr(prediction: torch.Tensor, reference: torch.Tensor) -> float:
+    """PSNR in dB of one signal in [-1, 1], the prediction clipped: the PSNR on [0, 1] the paper reports."""
+    return metrics.psnr(prediction.clamp(-1, 1)[None], reference[None], data_range=2.0).item()
 
 
 def align(prediction: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -238,7 +237,7 @@ def fit(
     log_set.add(steps)
 
     def metric(p: torch.Tensor) -> float:
-        return psnr(p if supervise == "value" else align(p, reference), reference)
+        return _psnr(p if supervise == "value" else align(p, reference), reference)
 
     runner = model
     if compile and supervise == "value":
@@ -256,11 +255,11 @@ def fit(
         if not full and (logging_now or step == steps):
             if supervise == "value":
                 prediction = predict(model, coords)
-                history.log(step, mse(prediction, target), metric(prediction))
+                history.log(step, _mse(prediction, target), metric(prediction))
             else:  # derivatives need a graph: evaluate the whole set once
                 out, derived = _supervised_output(model, coords, supervise, False, derivatives)
                 prediction = out.detach().float()
-                history.log(step, mse(derived.detach(), target), metric(prediction))
+                history.log(step, _mse(derived.detach(), target), metric(prediction))
         if step == steps and not full:
             break
         start = time.perf_counter()

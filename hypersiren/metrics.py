@@ -1,42 +1,30 @@
-"""Per-sample image metrics for inpainting (SIREN Sec. 4.4, Table 2): MSE, PSNR, SSIM, LPIPS.
+"""Per-sample metrics, the package's one vocabulary for them (SIREN Sec. 4.1, Sec. 4.4 Table 2): MSE, PSNR,
+SSIM, and LPIPS through :mod:`hypersiren.perceptual`.
 
-Every metric takes images on [0, 1], ``(B, C, H, W)``, and returns one value per sample, ``(B,)``;
-average afterwards. :func:`to_unit` maps model outputs from [-1, 1] and clips them, as the paper's
-metric does ("MSE on [0, 1], prediction clipped").
+Every metric takes a batch ``(B, ...)`` (images ``(B, C, H, W)``; a single signal is a batch of one,
+``signal[None]``) and returns one value per sample, ``(B,)``; average afterwards. Images are compared on
+[0, 1]: :func:`to_unit` maps model outputs from [-1, 1] and clips them, as the paper's metric does ("MSE on
+[0, 1], prediction clipped"). Signals kept in [-1, 1] give the same PSNR with ``data_range=2``.
 
-- ``region`` (``(B, 1, H, W)`` bool) restricts MSE / PSNR to some pixels, e.g. the missing ones; a
-  sample with an empty region gets NaN.
+- ``region`` (``(B, 1, H, W)`` bool) restricts MSE / PSNR to some pixels, e.g. the missing ones (the
+  inpainting metrics) or the observed ones (the refinement's objective); a sample with an empty region
+  gets NaN (``empty=`` chooses another value).
 - SSIM: Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03, valid
   filtering, the mean over channels: equal to ``skimage.metrics.structural_similarity(...,
   gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=0)``. On
   images smaller than 11 pixels the window shrinks to the largest odd size that fits.
-- LPIPS (Zhang et al. 2018) through the ``lpips`` package, AlexNet backbone, v0.1 heads. The backbone
-  weights come from, in order: an explicit ``.npz``/``.pth`` file, the environment variable
-  ``HYPERSIREN_LPIPS_WEIGHTS``, torchvision's cache or download. When none works, :func:`load_lpips`
-  logs a warning and returns None, and callers report LPIPS as unavailable (NaN). Images smaller than
-  64 pixels are upsampled (bilinear) to 64 first: at 32x32 AlexNet's last three feature maps are 1x1,
-  so LPIPS would hardly see spatial structure; at 64 they are 3x3.
+- LPIPS (Zhang et al. 2018), AlexNet v0.1: :func:`hypersiren.perceptual.lpips_distance`; without its
+  weights it is NaN (reported as unavailable).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import math
-import os
-import warnings
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-logger = logging.getLogger(__name__)
-
-LPIPS_WEIGHTS_ENV = "HYPERSIREN_LPIPS_WEIGHTS"
-LPIPS_MIN_SIZE = 64
-_ALEX_CONVS = [("slice1", 0), ("slice2", 3), ("slice3", 6), ("slice4", 8), ("slice5", 10)]
+from hypersiren.perceptual import lpips_distance
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -44,21 +32,27 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() + 1) / 2).clamp(0, 1)
 
 
-def mse(pred: torch.Tensor, target: torch.Tensor, region: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error per sample over all channels of the pixels in ``region`` (default: all).
+def mse(
+    pred: torch.Tensor, target: torch.Tensor, region: torch.Tensor | None = None, *, empty: float = math.nan
+) -> torch.Tensor:
+    """Mean squared error per sample over every channel of the pixels in ``region`` (default: all).
 
     Args:
-        pred, target: ``(B, C, H, W)``.
+        pred, target: ``(B, ...)``, e.g. images ``(B, C, H, W)``.
         region: ``(B, 1, H, W)`` bool, the pixels to average over.
+        empty: the value for a sample whose region is empty (NaN: undefined; a loss that asks for nothing
+            uses 0, with a zero gradient).
 
     Returns:
-        ``(B,)``; NaN for a sample whose region is empty.
+        ``(B,)``.
     """
     err = (pred.float() - target.float()).square()  # (B, C, H, W)
     if region is None:
         return err.flatten(1).mean(1)
     weight = region.expand_as(err).float()
-    return (err * weight).flatten(1).sum(1) / weight.flatten(1).sum(1)  # 0 / 0 = NaN on an empty region
+    count = weight.flatten(1).sum(1)
+    out = (err * weight).flatten(1).sum(1) / count.clamp_min(1)
+    return out.masked_fill(count == 0, empty)
 
 
 def psnr_from_mse(err: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -69,7 +63,11 @@ def psnr_from_mse(err: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
 def psnr(
     pred: torch.Tensor, target: torch.Tensor, region: torch.Tensor | None = None, data_range: float = 1.0
 ) -> torch.Tensor:
-    """PSNR in dB per sample (from :func:`mse`; +inf for identical images, NaN for an empty region).
+    """PSNR in dB per sample (from :func:`mse`; +inf for identical signals, NaN for an empty region).
+
+    Args:
+        data_range: the span of the values: 1 for [0, 1], 2 for signals in [-1, 1] (then equal to the PSNR of
+            both mapped to [0, 1]).
 
     Returns:
         ``(B,)``.
@@ -111,98 +109,6 @@ def ssim(
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return s.flatten(1).mean(1)
-
-
-def _quiet_lpips(**kwargs) -> nn.Module:
-    import lpips
-
-    # lpips prints its set-up and torchvision warns about `pretrained=`; neither belongs in a library.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        return lpips.LPIPS(net="alex", verbose=False, **kwargs)
-
-
-def _load_backbone(model: nn.Module, path: Path) -> None:
-    """Copy AlexNet conv weights (torchvision names ``features.{i}.weight``) from ``.npz`` or ``.pth``."""
-    if path.suffix == ".npz":
-        import numpy as np
-
-        with np.load(path) as arrays:
-            state = {k: torch.from_numpy(arrays[k]) for k in arrays.files}
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    for slice_name, idx in _ALEX_CONVS:
-        conv = getattr(model.net, slice_name)._modules[str(idx)]
-        for name in ("weight", "bias"):
-            value = state[f"features.{idx}.{name}"]
-            getattr(conv, name).data.copy_(value.reshape(getattr(conv, name).shape))
-
-
-def random_lpips() -> nn.Module:
-    """LPIPS with a randomly initialised AlexNet (no weights needed): for tests of the plumbing only."""
-    return _quiet_lpips(pnet_rand=True).eval()
-
-
-def load_lpips(weights: str | Path | None = None, allow_download: bool = True) -> nn.Module | None:
-    """LPIPS (AlexNet, v0.1) in eval mode, or None (with a logged warning) when it cannot be had.
-
-    Args:
-        weights: an offline AlexNet backbone: ``.npz`` or a torchvision ``.pth`` state dict with keys
-            ``features.{0,3,6,8,10}.{weight,bias}``. Default: ``$HYPERSIREN_LPIPS_WEIGHTS``, then
-            torchvision's cache (downloading when ``allow_download``).
-    """
-    source = weights or os.environ.get(LPIPS_WEIGHTS_ENV) or None
-    try:
-        if source is not None:
-            path = Path(source)
-            if not path.is_file():
-                raise FileNotFoundError(f"LPIPS weights file not found: {path}")
-            model = _quiet_lpips(pnet_rand=True)
-            _load_backbone(model, path)
-        else:
-            if not allow_download:
-                from torch.hub import get_dir
-
-                cached = Path(get_dir()) / "checkpoints" / "alexnet-owt-7be5be79.pth"
-                if not cached.is_file():
-                    raise FileNotFoundError(f"no AlexNet weights in torchvision's cache ({cached})")
-            model = _quiet_lpips()
-    except Exception as err:  # noqa: BLE001 - any failure means "LPIPS unavailable", never a failed run
-        logger.warning(
-            "LPIPS unavailable (%s: %s); pass an AlexNet weights file (.npz/.pth) or set %s. Reporting NaN.",
-            type(err).__name__,
-            err,
-            LPIPS_WEIGHTS_ENV,
-        )
-        return None
-    return model.eval().requires_grad_(False)
-
-
-@torch.no_grad()
-def lpips_distance(
-    model: nn.Module | None, pred: torch.Tensor, target: torch.Tensor, min_size: int = LPIPS_MIN_SIZE
-) -> torch.Tensor:
-    """LPIPS per sample on [0, 1] images, upsampled (bilinear) so the shorter side is ``min_size``.
-
-    Args:
-        model: from :func:`load_lpips`; None gives NaN (LPIPS unavailable).
-        pred, target: ``(B, 3, H, W)`` on [0, 1] (one channel is repeated to three).
-
-    Returns:
-        ``(B,)``, 0 for identical images; NaN without a model.
-    """
-    if model is None:
-        return torch.full((pred.shape[0],), math.nan)
-    x, y = pred.float() * 2 - 1, target.float() * 2 - 1  # lpips expects [-1, 1]
-    if x.shape[1] == 1:
-        x, y = x.expand(-1, 3, -1, -1), y.expand(-1, 3, -1, -1)
-    short = min(x.shape[-2:])
-    if short < min_size:
-        size = [round(s * min_size / short) for s in x.shape[-2:]]
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
-    device = next(model.parameters()).device
-    return model(x.to(device), y.to(device)).flatten().float().cpu()
 
 
 def inpainting_metrics(

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from hypersiren.latent import Generated, Latent
+from hypersiren.metrics import mse
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +48,6 @@ class RefineResult(NamedTuple):
     images: torch.Tensor
     loss_before: torch.Tensor
     loss_after: torch.Tensor
-
-
-def observed_mse(pred: torch.Tensor, target: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-    """Per-sample MSE over the observed pixels (all channels); 0 for a sample with none.
-
-    Args:
-        pred, target: ``(B, C, H, W)``.
-        observed: ``(B, 1, H, W)`` bool.
-
-    Returns:
-        ``(B,)``.
-    """
-    weight = observed.expand_as(pred).to(pred.dtype)
-    return ((pred - target).square() * weight).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1)
 
 
 def split_holdout(observed: torch.Tensor, share: float, generator: torch.Generator | None = None):
@@ -131,11 +118,11 @@ def refine(
             it = iter(offsets)
             generated = generated.map(lambda t: t + next(it))
         pred = model.decode(generated, height, width)  # (B, C, H, W)
-        objective = observed_mse(pred, images, fit_pixels)
+        objective = mse(pred, images, fit_pixels, empty=0.0)  # a sample with no pixel to fit asks for nothing
         if anchor > 0:
             drift = [a - b for a, b in zip(z, start.tensors(), strict=True)] + offsets
             objective = objective + anchor * _per_sample_mean_square(drift)
-        select = observed_mse(pred, images, held) if held is not None else objective
+        select = mse(pred, images, held, empty=0.0) if held is not None else objective
         return objective, select.detach(), generated, pred
 
     with torch.enable_grad():

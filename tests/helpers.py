@@ -53,12 +53,8 @@ def write_npz_split(folder: Path, size: int = 16, counts=(("train", 48), ("val",
 
 def save_random_alexnet(path: Path):
     """Save a randomly initialised LPIPS AlexNet backbone in the offline-weights ``.npz`` layout; return it."""
-    from hypersiren import metrics
+    from hypersiren import perceptual
 
-    ref = metrics.random_lpips()
-    state = {}
-    for slice_name, idx in metrics._ALEX_CONVS:
-        conv = getattr(ref.net, slice_name)._modules[str(idx)]
-        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = conv.weight.numpy(), conv.bias.numpy()
-    np.savez(path, **state)
+    ref = perceptual.random_lpips()
+    perceptual.save_backbone(ref, path)
     return ref

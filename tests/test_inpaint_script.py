@@ -15,7 +15,7 @@ import torch
 from helpers import checkout_env, load_script, save_random_alexnet
 from PIL import Image
 
-from hypersiren import metrics
+from hypersiren import perceptual
 from hypersiren.masks import KINDS
 from hypersiren.model import HyperSiren, HyperSirenConfig
 
@@ -106,11 +106,11 @@ def test_seeded_and_refined_and_rendered(assets, tmp_path):
 def test_lpips_from_env_weights(assets, tmp_path, monkeypatch):
     torch.manual_seed(0)
     save_random_alexnet(tmp_path / "alex.npz")
-    monkeypatch.setenv(metrics.LPIPS_WEIGHTS_ENV, str(tmp_path / "alex.npz"))
+    monkeypatch.setenv(perceptual.LPIPS_WEIGHTS_ENV, str(tmp_path / "alex.npz"))
     args = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--out", str(tmp_path / "o")]
     results = inpaint.main(args)
     assert results["center"]["lpips"] is not None and results["center"]["lpips"] > 0
-    monkeypatch.setenv(metrics.LPIPS_WEIGHTS_ENV, str(tmp_path / "missing.npz"))
+    monkeypatch.setenv(perceptual.LPIPS_WEIGHTS_ENV, str(tmp_path / "missing.npz"))
     results = inpaint.main(args)
     assert results["center"]["lpips"] is None and results["meta"]["lpips"] == "unavailable", "LPIPS never fails a run"
 

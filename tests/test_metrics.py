@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import save_random_alexnet
 
-from hypersiren import metrics
+from hypersiren import metrics, perceptual
 
 
 def images(b=4, c=3, h=32, w=32, seed=0):
@@ -39,6 +39,21 @@ def test_region_mse_and_empty_region():
     out = metrics.mse(x, y, region)
     assert out[0].item() == pytest.approx(0.25) and math.isnan(out[1].item())
     assert metrics.mse(x, y).tolist() == pytest.approx([0.125, 0.125])
+    assert math.isnan(metrics.psnr(x, y, region)[1].item()) and metrics.psnr(x, y, region)[0] == pytest.approx(
+        6.0206, abs=1e-3
+    )
+    # a loss over the observed pixels (the refinement's): an empty region asks for nothing, with a zero gradient
+    pred = x.clone().requires_grad_(True)
+    loss = metrics.mse(pred, y, region, empty=0.0)
+    assert loss.tolist() == [0.25, 0.0]
+    loss.sum().backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad[1].eq(0).all() and pred.grad[0, :, 2:].eq(0).all()
+
+
+def test_psnr_data_range_of_signals_in_minus_one_one():
+    a, b = images() * 2 - 1, images(seed=1) * 2 - 1  # [-1, 1]
+    on_unit = metrics.psnr((a + 1) / 2, (b + 1) / 2)
+    assert torch.allclose(metrics.psnr(a, b, data_range=2.0), on_unit, atol=1e-4), "range 2 = the same on [0, 1]"
 
 
 def test_to_unit_clips():
@@ -68,32 +83,32 @@ def test_ssim_matches_skimage(size):
 
 def test_lpips_random_backbone_identity_and_order():
     torch.manual_seed(0)
-    model = metrics.random_lpips()
+    model = perceptual.random_lpips()
     x = images(3)
-    same = metrics.lpips_distance(model, x, x)
+    same = perceptual.lpips_distance(model, x, x)
     assert same.shape == (3,) and torch.allclose(same, torch.zeros(3), atol=1e-7), "LPIPS(x, x) = 0"
-    near = metrics.lpips_distance(model, x, (x + 0.02).clamp(0, 1))
-    far = metrics.lpips_distance(model, x, (x + 0.3).clamp(0, 1))
+    near = perceptual.lpips_distance(model, x, (x + 0.02).clamp(0, 1))
+    far = perceptual.lpips_distance(model, x, (x + 0.3).clamp(0, 1))
     assert (near > 0).all() and (far > near).all(), "a larger perturbation is further"
-    grey = metrics.lpips_distance(model, x[:, :1], x[:, :1])
+    grey = perceptual.lpips_distance(model, x[:, :1], x[:, :1])
     assert torch.allclose(grey, torch.zeros(3), atol=1e-7), "one channel is repeated to three"
 
 
 def test_lpips_unavailable_is_nan_with_warning(tmp_path, caplog, monkeypatch):
-    monkeypatch.delenv(metrics.LPIPS_WEIGHTS_ENV, raising=False)
-    with caplog.at_level(logging.WARNING, logger="hypersiren.metrics"):
-        model = metrics.load_lpips(tmp_path / "nope.npz")
+    monkeypatch.delenv(perceptual.LPIPS_WEIGHTS_ENV, raising=False)
+    with caplog.at_level(logging.WARNING, logger="hypersiren.perceptual"):
+        model = perceptual.load_lpips(tmp_path / "nope.npz")
     assert model is None
     assert "LPIPS unavailable" in caplog.text and "nope.npz" in caplog.text
-    assert torch.isnan(metrics.lpips_distance(None, images(2), images(2))).all()
+    assert torch.isnan(perceptual.lpips_distance(None, images(2), images(2))).all()
 
 
 def test_lpips_from_a_saved_backbone(tmp_path):
     torch.manual_seed(0)
     ref = save_random_alexnet(tmp_path / "alex.npz")
-    loaded = metrics.load_lpips(tmp_path / "alex.npz")
+    loaded = perceptual.load_lpips(tmp_path / "alex.npz")
     x, y = images(2), images(2, seed=3)
-    assert torch.allclose(metrics.lpips_distance(loaded, x, y), metrics.lpips_distance(ref, x, y), atol=1e-6)
+    assert torch.allclose(perceptual.lpips_distance(loaded, x, y), perceptual.lpips_distance(ref, x, y), atol=1e-6)
 
 
 def test_inpainting_metrics_keys_and_values():
@@ -114,8 +129,8 @@ def test_inpainting_metrics_keys_and_values():
 @pytest.mark.skipif(not os.environ.get("HYPERSIREN_SHARED_DATA"), reason="opt-in: set HYPERSIREN_SHARED_DATA")
 def test_lpips_pretrained_offline_weights():
     path = Path(os.environ["HYPERSIREN_SHARED_DATA"]) / "lpips" / "alexnet_features_torchvision.npz"
-    model = metrics.load_lpips(path)
+    model = perceptual.load_lpips(path)
     assert model is not None
     x = images(2)
-    assert torch.allclose(metrics.lpips_distance(model, x, x), torch.zeros(2), atol=1e-7)
-    assert (metrics.lpips_distance(model, x, (x + 0.3).clamp(0, 1)) > 0.01).all()
+    assert torch.allclose(perceptual.lpips_distance(model, x, x), torch.zeros(2), atol=1e-7)
+    assert (perceptual.lpips_distance(model, x, (x + 0.3).clamp(0, 1)) > 0.01).all()

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from hypersiren.masks import make_observed
+from hypersiren.metrics import mse
 from hypersiren.model import HyperSiren, HyperSirenConfig
-from hypersiren.refine import observed_mse, refine
+from hypersiren.refine import refine
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +22,6 @@ def setup():
     return model, images, observed
 
 
-def test_observed_mse_ignores_missing_pixels():
-    pred, target = torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
-    target[:, :, 2:] = 5.0  # big error, but only in the missing rows
-    observed = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
-    observed[:, :, :2] = True
-    assert observed_mse(pred, target, observed).tolist() == [0.0, 0.0]
-    assert observed_mse(pred, target, ~observed).tolist() == [25.0, 25.0]
-
-
 @pytest.mark.parametrize(("weights", "ratio"), [(False, 0.8), (True, 0.5)])  # measured: 0.60, 0.02
 def test_refinement_lowers_observed_loss_and_keeps_model(setup, weights, ratio):
     model, images, observed = setup
@@ -40,7 +32,7 @@ def test_refinement_lowers_observed_loss_and_keeps_model(setup, weights, ratio):
     assert out.loss_after.mean() < ratio * out.loss_before.mean(), (
         f"30 steps should cut the observed MSE {ratio}x: {out.loss_before.mean():.1e} -> {out.loss_after.mean():.1e}"
     )
-    torch.testing.assert_close(observed_mse(out.images, images, observed), out.loss_after)
+    torch.testing.assert_close(mse(out.images, images, observed, empty=0.0), out.loss_after)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "the model is not changed"
     assert all(p.grad is None for p in model.parameters()), "no gradients leak into the model"
 
@@ -80,7 +72,7 @@ def test_holdout_selects_on_pixels_outside_the_fit(setup):
     assert not (fit & held).any() and torch.equal(fit | held, observed)
     assert 0.15 < held.sum() / observed.sum() < 0.35
     out = refine(model, images, observed, steps=20, lr=1e-2, holdout=0.25, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(out.loss_after, observed_mse(out.images, images, held))
+    torch.testing.assert_close(out.loss_after, mse(out.images, images, held, empty=0.0))
     assert (out.loss_after <= out.loss_before).all(), "the kept iterate is the best on the held-out pixels"
     with pytest.raises(ValueError, match="holdout"):
         refine(model, images, observed, steps=1, holdout=1.0)

@@ -38,6 +38,7 @@ from hypersiren.data import DEFAULT_HUB_ID, DataError, all_images, celeba_datase
 from hypersiren.ema import EMA
 from hypersiren.losses import prior_loss
 from hypersiren.masks import center, random_context, sample_observed
+from hypersiren.metrics import mse, to_unit
 from hypersiren.model import HyperSiren, HyperSirenConfig
 from hypersiren.scripts import use_glibc_tunables
 from hypersiren.seeds import generator
@@ -158,8 +159,8 @@ def evaluate(model, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Acc
             images = to_model_range(val_images[chunk]).to(accelerator.device)
             obs = observed[chunk].to(accelerator.device)
             with accelerator.autocast():
-                pred = model(images, obs).images.float().clamp(-1, 1)
-            errors.append(((pred - images) / 2).pow(2).mean(dim=(1, 2, 3)))  # per image, on [0, 1]
+                pred = model(images, obs).images
+            errors.append(mse(to_unit(pred), to_unit(images)))  # per image, on [0, 1], clipped: the paper's
         gathered = accelerator.gather(torch.cat(errors))[:n]  # (world * per,) in rank order -> first n
         results[name] = gathered.mean().item()
     model.train()
