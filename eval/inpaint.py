@@ -296,7 +296,7 @@ def complete_image(model: HyperSiren, model_name: str, args: argparse.Namespace)
         path = out / f"{stem}_{suffix}.png"
         save_png(image[0], path)
         written.append(path.name)
-    shown = {"truth": x.cpu(), "observed": context.cpu(), "mask": obs.cpu(), "inpainted": completed.cpu(),
+    shown = {"truth": x.cpu(), "context": context.cpu(), "observed": obs.cpu(), "inpainted": completed.cpu(),
              "rendered": rendered.cpu()}  # fmt: skip
     if "refined_" in outputs:
         shown["refined_inpainted"] = outputs["refined_"].cpu()
@@ -364,8 +364,8 @@ def evaluate(model, images_u8, observed, args, lpips_model) -> tuple[dict[str, t
                     shown.setdefault(prefix + "rendered", []).append(hi.cpu())
         if start < NUM_SHOWN:
             shown.setdefault("truth", []).append(x[: NUM_SHOWN - start].cpu())
-            shown.setdefault("observed", []).append(torch.where(obs, x, 0.0)[: NUM_SHOWN - start].cpu())
-            shown.setdefault("mask", []).append(obs[: NUM_SHOWN - start].cpu())
+            shown.setdefault("context", []).append(torch.where(obs, x, 0.0)[: NUM_SHOWN - start].cpu())
+            shown.setdefault("observed", []).append(obs[: NUM_SHOWN - start].cpu())
     return {k: torch.cat(v) for k, v in per_image.items()}, {k: torch.cat(v) for k, v in shown.items()}
 
 
@@ -376,8 +376,9 @@ def save_figure(shown: dict[str, torch.Tensor], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    observed = torch.where(shown["mask"], M.to_unit(shown["observed"]), torch.tensor([0.45, 0.55, 0.75])[:, None, None])
-    columns = [("ground truth", M.to_unit(shown["truth"])), ("observed", observed),
+    hole = torch.tensor([0.45, 0.55, 0.75])[:, None, None]
+    context = torch.where(shown["observed"], M.to_unit(shown["context"]), hole)  # the missing pixels coloured
+    columns = [("ground truth", M.to_unit(shown["truth"])), ("observed", context),
                ("inpainted", M.to_unit(shown["inpainted"]))]  # fmt: skip
     if "refined_inpainted" in shown:
         columns.append(("refined", M.to_unit(shown["refined_inpainted"])))

@@ -14,12 +14,19 @@ from hypersiren.model import HyperSirenOutput
 
 
 class LossTerms(NamedTuple):
-    """The total loss and its parts (each a scalar tensor)."""
+    """The total loss and its parts, each a scalar tensor (the keys of the training log).
+
+    Attributes:
+        total: ``mse + latent_reg * latent_sq + param_reg * params_sq``.
+        mse: over the rendered pixels and channels.
+        latent_sq: the mean square of every latent element (the encoder's output).
+        params_sq: the mean square of every generated element (``Generated.tensors()``: weights, modulations).
+    """
 
     total: torch.Tensor
     mse: torch.Tensor
-    latent: torch.Tensor
-    params: torch.Tensor
+    latent_sq: torch.Tensor
+    params_sq: torch.Tensor
 
 
 def prior_loss(
@@ -33,9 +40,9 @@ def prior_loss(
             when the model rendered a pixel subset).
     """
     mse = torch.mean((out.images.float() - images) ** 2)
-    latent = _mean_square(out.latent.tensors())
-    params = _mean_square(out.generated.tensors())
-    return LossTerms(mse + latent_reg * latent + param_reg * params, mse, latent, params)
+    latent_sq = _mean_square(out.latent.tensors())
+    params_sq = _mean_square(out.generated.tensors())
+    return LossTerms(mse + latent_reg * latent_sq + param_reg * params_sq, mse, latent_sq, params_sq)
 
 
 def _mean_square(tensors: list[torch.Tensor]) -> torch.Tensor:

@@ -249,8 +249,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
 
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.max_steps:
-            record = {"step": done, "loss": loss.total.item(), "mse": loss.mse.item(), "latent_sq": loss.latent.item(),
-                      "params_sq": loss.params.item(), "lr": scheduler.get_last_lr()[0],
+            record = {"step": done, "loss": loss.total.item(), "mse": loss.mse.item(),
+                      "latent_sq": loss.latent_sq.item(), "params_sq": loss.params_sq.item(),
+                      "lr": scheduler.get_last_lr()[0],
                       "images_per_s": (done - start) * cfg.batch_size * world / (time.time() - t0)}  # fmt: skip
             bar.set_postfix(mse=f"{record['mse']:.4f}", ips=f"{record['images_per_s']:.0f}")
             _log(accelerator, log_file, record, cfg.tensorboard)
