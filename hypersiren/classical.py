@@ -22,19 +22,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hypersiren.extras import require
+
 METHODS = ("mean", "nearest", "linear", "biharmonic")
 
 
 def _nearest(points: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    from scipy.spatial import cKDTree
+    cKDTree = require("scipy.spatial", "eval").cKDTree
 
     _, index = cKDTree(points).query(queries)
     return values[index]
 
 
 def _linear(points: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    from scipy.interpolate import LinearNDInterpolator
-    from scipy.spatial import QhullError
+    LinearNDInterpolator = require("scipy.interpolate", "eval").LinearNDInterpolator
+    QhullError = require("scipy.spatial", "eval").QhullError
 
     if len(points) < 3:  # no triangle: everything lies outside the (empty) hull
         return _nearest(points, values, queries)
@@ -52,7 +54,7 @@ def _linear(points: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.n
 def _fill_one(image: np.ndarray, observed: np.ndarray, method: str) -> np.ndarray:
     """One image: ``(H, W, C)`` float64 values and ``(H, W)`` bool observed -> ``(H, W, C)`` filled."""
     if method == "biharmonic":
-        from skimage.restoration import inpaint_biharmonic
+        inpaint_biharmonic = require("skimage.restoration", "eval").inpaint_biharmonic
 
         return inpaint_biharmonic(image, ~observed, channel_axis=-1)
     points = np.argwhere(observed).astype(np.float64)  # (N, 2) pixel centres, (y, x)

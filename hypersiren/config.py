@@ -1,7 +1,11 @@
-"""Dataclass <-> YAML <-> command-line overrides, with types enforced and unknown keys rejected.
+"""Dataclass <-> YAML <-> command line, with types enforced and unknown keys rejected: the one config path.
 
-A config field is also the YAML key, the ``--key=value`` flag and the constructor argument. PyYAML
-reads ``1e-4`` as a string, so every value is coerced to its field's declared type.
+Every script (``train/celeba.py``, ``eval/inpaint.py``, ``eval/fit.py``) is configured by one dataclass whose
+field is also the YAML key, the ``--key=value`` (or ``--key value``) flag and the constructor argument;
+:func:`parse_args` reads its command line and :func:`format_help` lists every field with its default and the
+comment beside it. A bool field is set by a bare ``--key`` and unset by ``--no_key``. PyYAML reads ``1e-4``
+as a string, so every value is coerced to its field's declared type. Each config checks its own values in
+a ``validate()`` method.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -108,25 +112,74 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def parse_overrides(argv: Sequence[str]) -> dict[str, str]:
-    """``["--lr=1e-3", "--batch_size", "8"]`` -> ``{"lr": "1e-3", "batch_size": "8"}``."""
-    out: dict[str, str] = {}
+def parse_overrides(argv: Sequence[str]) -> dict[str, str | list[str]]:
+    """Command-line words -> raw values by key, one spelling for every script.
+
+    ``--key=value`` and ``--key value`` give a string; ``--key v1 v2`` a list (a list field also takes
+    ``--key=v1,v2``); a bare ``--key`` gives ``"true"``. Dashes in a key read as underscores.
+
+    Example: ``["--lr=1e-3", "--arch", "siren", "relu", "--bf16"]`` ->
+    ``{"lr": "1e-3", "arch": ["siren", "relu"], "bf16": "true"}``.
+    """
+    out: dict[str, str | list[str]] = {}
     args = list(argv)
     i = 0
     while i < len(args):
         arg = args[i]
-        if not arg.startswith("--"):
+        if not arg.startswith("--") or len(arg) == 2:
             raise ConfigError(f"expected --key=value, got {arg!r}")
         key, sep, value = arg[2:].partition("=")
-        if not sep:
-            if i + 1 >= len(args) or args[i + 1].startswith("--"):
-                value = "true"  # a bare flag
-            else:
-                i += 1
-                value = args[i]
-        out[key.replace("-", "_")] = value
+        values = [value] if sep else []
+        while not sep and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            i += 1
+            values.append(args[i])
+        out[key.replace("-", "_")] = "true" if not values else values[0] if len(values) == 1 else values
         i += 1
     return out
+
+
+def parse_args(
+    cls: type[T],
+    argv: Sequence[str],
+    *,
+    positional: str | None = None,
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+) -> T:
+    """A script's command line -> ``cls``: ``[WORD] [--config FILE] [--key=value ...]``, types coerced.
+
+    Precedence: the dataclass defaults < ``presets[WORD]`` < the ``--config`` YAML file < the flags. ``WORD``
+    (only with ``positional``) sets that field, e.g. the fitting script's mode; ``--no_KEY`` sets a bool
+    field ``KEY`` to false (``--KEY=false`` works too).
+
+    Raises:
+        ConfigError: an unknown key (the known ones are listed), a value of the wrong type, a bad file.
+    """
+    args = list(argv)
+    word = {positional: args.pop(0)} if positional and args and not args[0].startswith("-") else {}
+    flags = parse_overrides(args)
+    bools = {f.name for f in dataclasses.fields(cls) if typing.get_type_hints(cls)[f.name] is bool}
+    for key in [k for k in flags if k.startswith("no_") and k[3:] in bools and k not in bools]:
+        if flags.pop(key) != "true":
+            raise ConfigError(f"--{key} takes no value (it sets {key[3:]} to false)")
+        flags[key[3:]] = "false"
+    file_values = load_yaml(flags.pop("config")) if "config" in flags else {}
+    if isinstance(file_values.get("config"), str):
+        raise ConfigError("a config file cannot name another config file")
+    chosen = {**file_values, **word, **flags}
+    preset = {}
+    if positional and presets is not None:
+        name = str(chosen.get(positional, getattr(cls, positional, None)))
+        if name not in presets:
+            raise ConfigError(f"unknown {positional} {name!r}: choose from {', '.join(presets)}")
+        if positional in file_values and word and str(file_values[positional]) != word[positional]:
+            raise ConfigError(f"the config file is for {positional} {file_values[positional]!r}, not {name!r}")
+        preset = dict(presets[name])
+    return from_dict(cls, {**preset, **chosen})
+
+
+def changed(cfg: Any) -> dict[str, Any]:
+    """The fields of a dataclass instance that differ from their defaults (what a config file and flags set)."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != f.default}
 
 
 def to_yaml(cfg: Any) -> str:
@@ -161,18 +214,30 @@ def field_help(cls: type) -> dict[str, tuple[str, str]]:
     return out
 
 
-def format_help(cls: type, usage: str, description: str) -> str:
-    """Help text listing every field of ``cls`` as ``--name=default``, with the comment beside it in the source."""
+def format_help(cls: type, usage: str, description: str, presets: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """Help text listing every field of ``cls`` as ``--name=default``, with the comment beside it in the source.
+
+    Args:
+        presets: defaults that replace the dataclass's for a positional word (listed after the fields).
+    """
     helps = field_help(cls)
     lines = [f"usage: {usage}", "", description, "",
-             "Every field is a YAML key of --config FILE and a --key=value flag (flags win over the file).",
-             "Unknown keys are rejected."]  # fmt: skip
+             "Every field is a YAML key of --config FILE and a --key=value flag (flags win over the file); a bool",
+             "field is set by a bare --key and unset by --no_key. Unknown keys are rejected."]  # fmt: skip
     section = None
     for f in dataclasses.fields(cls):
         where, text = helps.get(f.name, (cls.__name__, ""))
         if where != section:
             section = where
             lines += ["", f"{section}:"]
-        flag = f"  --{f.name}={f.default}"
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        flag = f"  --{f.name}={default}"
         lines.append(f"{flag:<34} {text}".rstrip() if len(flag) < 34 else f"{flag}\n{'':<34} {text}".rstrip())
+    for name, values in (presets or {}).items():
+        if name == next(iter(presets)):
+            lines += ["", "defaults that differ by the first word:"]
+        shown = " ".join(f"--{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in values.items())
+        lines.append(f"  {name:<8} {shown}")
     return "\n".join(lines)

@@ -40,7 +40,7 @@ _SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", 
 _SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 _PARTITION_CODE = {"train": "0", "val": "1", "test": "2"}
 _HUB_SPLIT = {"train": "train", "val": "valid", "test": "test"}
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -214,7 +214,7 @@ def _image_files(folder: Path, split: str) -> list[Path]:
             break
     else:
         logger.info("%s: no %s subfolder, so the split is ignored: using every image", folder, split)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def _local_dataset(path: Path, split: str, image_size: int, limit: int | None) -> Dataset:

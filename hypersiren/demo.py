@@ -30,12 +30,13 @@ import numpy as np
 import torch
 
 from hypersiren import pretrained, seeds
-from hypersiren.data import DataError, to_model_range, to_uint8
+from hypersiren.data import DataError, to_uint8
+from hypersiren.extras import require
+from hypersiren.inpainting import RefineOptions, complete_picture
 from hypersiren.masks import MaskError, make_observed
 from hypersiren.metrics import psnr, to_unit
 from hypersiren.model import HyperSiren
 from hypersiren.picture import check_hole, load_picture, open_image
-from hypersiren.refine import refine
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,6 @@ HOLES = (
     ("right half kept", "half_right"),
     ("N random context pixels", "random"),
 )
-HOLE_COLOUR = (115, 140, 191)  # missing pixels in the "observed" picture, as in eval/inpaint.py's figures
 # the model-resolution outputs are tiny: show them as large as their box, with visible pixels
 CSS = (
     ".pixelated img { image-rendering: pixelated; width: 100% !important; height: 100% !important; "
@@ -163,21 +163,14 @@ def complete(
                      f"(like the faces the model learnt from), then resized to {size}x{size}.")  # fmt: skip
     if loaded.marked_outside > 0.001:
         notes.append(f"{loaded.marked_outside:.0%} of the painted area lies outside that square and is ignored.")
-    x = to_model_range(loaded.image[None])  # (1, 3, S, S)
-    context = torch.where(observed, x, torch.zeros_like(x))  # the model never sees a missing pixel
-    with torch.inference_mode():
-        completed = model.inpaint(context, observed)  # (1, 3, S, S), observed pixels kept
-        rendered = model.render(context, observed, scale * size, scale * size)  # (1, 3, R, R)
-    if refine_steps > 0:
-        result = refine(model, context, observed, int(refine_steps), refine_lr)
-        completed = torch.where(observed, x, result.images.detach().clamp(-1, 1))
+    done = complete_picture(model, loaded.image, observed, scale * size, RefineOptions(int(refine_steps), refine_lr))
+    completed = done.completed if done.refined is None else done.refined  # (1, 3, S, S), observed pixels kept
+    if done.refined is not None:
         notes.append(f"Refined for {int(refine_steps)} steps on the observed pixels; the larger rendering shows the "
                      f"encoder's SIREN, before refinement.")  # fmt: skip
-    missing = ~observed
-    psnr_hole = psnr(to_unit(completed), to_unit(x), missing).item()
-    colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32)[:, None, None] / 127.5 - 1
-    shown = torch.where(observed, x, colour)
-    return DemoResult(_image(shown), _image(completed), _image(rendered), psnr_hole, int(missing.sum()),
+    missing = ~done.observed
+    psnr_hole = psnr(to_unit(completed), to_unit(done.image), missing).item()
+    return DemoResult(_image(done.shown), _image(completed), _image(done.rendered), psnr_hole, int(missing.sum()),
                       time.perf_counter() - t0, notes)  # fmt: skip
 
 
@@ -243,7 +236,7 @@ def respond(
 
 def build(model: HyperSiren | None, model_line: str):
     """The Gradio page (``gr.Blocks``) for ``model``; a model that failed to load shows ``model_line``."""
-    import gradio as gr
+    gr = require("gradio", "demo")
 
     size = model.config.image_size if model is not None else 32
     examples = sorted(EXAMPLES_DIR.glob("*.jpg"))

@@ -14,7 +14,10 @@ with ``10 x`` Sobel and ``1e4 x`` Laplace filters in pixel units instead; only t
 from __future__ import annotations
 
 import torch
+from torch import nn
 from torch.nn import functional as F
+
+from hypersiren.coords import image_to_points
 
 
 def gradient(y: torch.Tensor, x: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
@@ -89,3 +92,35 @@ def image_laplacian(images: torch.Tensor) -> torch.Tensor:
     d2y = (padded[..., 2:, 1:-1] - 2 * images + padded[..., :-2, 1:-1]) / _spacing(h) ** 2
     d2x = (padded[..., 1:-1, 2:] - 2 * images + padded[..., 1:-1, :-2]) / _spacing(w) ** 2
     return d2y + d2x
+
+
+def poisson_target(image: torch.Tensor, supervise: str) -> torch.Tensor:
+    """A Poisson problem's supervision (paper Sec. 4.1): the finite-difference derivatives of a gray image.
+
+    Args:
+        image: ``(1, H, W)`` (or ``(H, W)``).
+        supervise: ``gradient`` or ``laplacian``.
+
+    Returns:
+        ``(H W, 2)`` gradients or ``(H W, 1)`` Laplacians, in coordinate units and grid order.
+    """
+    img = image.reshape(1, 1, *image.shape[-2:])  # (1, 1, H, W)
+    if supervise == "gradient":
+        return image_gradient(img)[0, 0].flatten(1).T  # (2, H, W) -> (N, 2)
+    if supervise == "laplacian":
+        return image_to_points(image_laplacian(img))[0]
+    raise ValueError(f"supervise must be gradient or laplacian, got {supervise!r}")
+
+
+def gradient_norm_and_laplacian(
+    model: nn.Module, coords: torch.Tensor, chunk: int = 16384
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fitted network's gradient magnitude and Laplacian ``(N,)`` of its channel mean, by autograd, in chunks."""
+    grads, laps = [], []
+    for c in coords.split(chunk):
+        c = c.detach().requires_grad_(True)
+        y = model(c).mean(-1, keepdim=True)
+        g = gradient(y, c)
+        laps.append(divergence(g, c, create_graph=False).detach()[:, 0])
+        grads.append(g.detach().norm(dim=-1))
+    return torch.cat(grads), torch.cat(laps)

@@ -6,6 +6,9 @@ images ``(C, H, W)``, audio ``(N, C)`` scaled by its peak magnitude as the offic
 not the expected kind, an unsupported channel count or size) raises :class:`SignalError` with one clear
 sentence, so scripts can report it without a traceback.
 
+:func:`load_signal` gives any of them as a point set (coordinates and values, :class:`Signal`), as the fitting
+script fits it, and :func:`save_signal` writes a prediction back in the signal's own format.
+
 Deviations from the official code: images that are not square are centre-cropped to a square before
 resizing (the official code assumed square inputs); videos are centre-cropped to the requested size
 rather than resized, which keeps the native detail of the clip.
@@ -15,10 +18,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from PIL import Image
+
+from hypersiren.coords import grid, image_to_points, points_to_image
+from hypersiren.extras import require
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +99,7 @@ def load_image(path: str | Path | None = None, size: int | None = None) -> torch
         ``(C, S, S)`` with C = 1 (gray) or 3 (RGB), values in [-1, 1].
     """
     if path is None:
-        from skimage import data
-
-        return image_from_array(data.camera(), size)
+        return image_from_array(require("skimage.data", "fit").camera(), size)
     path = _require_file(path)
     if path.suffix.lower() == ".npy":
         array = np.load(path)
@@ -119,8 +124,7 @@ def load_audio(path: str | Path, seconds: float | None = None) -> tuple[torch.Te
     Returns:
         ``(samples (N, C), rate, scale)`` where the file's values are ``samples * scale``.
     """
-    from scipy.io import wavfile
-
+    wavfile = require("scipy.io.wavfile", "fit")
     path = _require_file(path)
     try:
         rate, data = wavfile.read(path)
@@ -134,7 +138,7 @@ def load_audio(path: str | Path, seconds: float | None = None) -> tuple[torch.Te
     data = data.astype(np.float32)
     if seconds is not None:
         if seconds <= 0:
-            raise SignalError(f"--seconds must be positive, got {seconds}")
+            raise SignalError(f"seconds must be positive, got {seconds}")
         data = data[: max(2, int(round(seconds * rate)))]
     if len(data) < 2:
         raise SignalError(f"{path} holds fewer than 2 samples")
@@ -144,8 +148,7 @@ def load_audio(path: str | Path, seconds: float | None = None) -> tuple[torch.Te
 
 def save_audio(path: str | Path, samples: torch.Tensor, rate: int, scale: float = 1.0) -> None:
     """Write ``(N, C)`` samples (times ``scale``) as a float32 WAV."""
-    from scipy.io import wavfile
-
+    wavfile = require("scipy.io.wavfile", "fit")
     data = (samples.detach().float().clamp(-1, 1) * scale).cpu().numpy()
     wavfile.write(path, rate, data[:, 0] if data.shape[1] == 1 else data)
 
@@ -174,7 +177,7 @@ def load_video(path: str | Path, frames: int | None = None, size: str | tuple[in
     path = _require_file(path)
     hw = _parse_size(size)
     if frames is not None and frames < 1:
-        raise SignalError(f"--frames must be at least 1, got {frames}")
+        raise SignalError(f"frames must be at least 1, got {frames}")
     if path.suffix.lower() == ".npy":
         try:
             array = np.load(path)
@@ -182,7 +185,8 @@ def load_video(path: str | Path, frames: int | None = None, size: str | tuple[in
             raise SignalError(f"{path} is not a readable .npy array ({err})") from None
         array = array[:frames]
     else:
-        import imageio.v3 as iio
+        iio = require("imageio.v3", "fit")
+        require("imageio_ffmpeg", "fit")  # the MP4 decoder
 
         try:
             stack = []
@@ -206,3 +210,63 @@ def load_video(path: str | Path, frames: int | None = None, size: str | tuple[in
         array = array[:, top : top + hw[0], left : left + hw[1]]
     tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float()  # (T, C, H, W)
     return tensor * 2 - 1
+
+
+class Signal(NamedTuple):
+    """One signal as a point set.
+
+    Attributes:
+        kind: ``image``, ``audio`` or ``video``.
+        coords: ``(N, D)`` in [-1, 1] (:func:`hypersiren.coords.grid` of ``shape``).
+        values: ``(N, C)`` in [-1, 1].
+        shape: the grid: ``(H, W)``, ``(N,)`` or ``(T, H, W)``.
+        rate: audio samples per second.
+        scale: audio peak magnitude (the file's values are ``values * scale``).
+    """
+
+    kind: str
+    coords: torch.Tensor
+    values: torch.Tensor
+    shape: tuple[int, ...]
+    rate: int | None = None
+    scale: float = 1.0
+
+
+def load_signal(
+    kind: str,
+    path: str | Path | None = None,
+    *,
+    size: str | int | None = None,
+    seconds: float | None = None,
+    frames: int | None = None,
+) -> Signal:
+    """:func:`load_image` (``path`` None: the camera), :func:`load_audio` or :func:`load_video` as a point set.
+
+    Args:
+        size: image: the side; video: ``"HxW"``.
+    """
+    if kind == "image":
+        img = load_image(path, None if size is None else int(size))  # (C, H, W)
+        return Signal(kind, grid(*img.shape[1:]), image_to_points(img[None])[0], tuple(img.shape[1:]))
+    if kind == "audio":
+        samples, rate, scale = load_audio(path, seconds)  # (N, C)
+        return Signal(kind, grid(len(samples)), samples, (len(samples),), rate, scale)
+    if kind != "video":
+        raise SignalError(f"unknown signal kind {kind!r}: image, audio or video")
+    vid = load_video(path, frames, size)  # (T, C, H, W)
+    t, c, h, w = vid.shape
+    return Signal(kind, grid(t, h, w), vid.permute(0, 2, 3, 1).reshape(t * h * w, c), (t, h, w))  # grid order
+
+
+def save_signal(signal: Signal, values: torch.Tensor, path: str | Path) -> Path:
+    """Write ``values`` ``(N, C)`` on ``signal``'s grid as ``path`` + ``.png`` / ``.wav`` / ``.npy`` (video
+    frames ``(T, H, W, C)`` uint8); returns the file."""
+    path = Path(path).with_suffix({"image": ".png", "audio": ".wav", "video": ".npy"}[signal.kind])
+    if signal.kind == "image":
+        save_image(path, points_to_image(values[None], *signal.shape)[0])
+    elif signal.kind == "audio":
+        save_audio(path, values, signal.rate, signal.scale)
+    else:
+        frames = ((values.clamp(-1, 1) + 1) * 127.5).round().byte().reshape(*signal.shape, -1)  # (T, H, W, C)
+        np.save(path, frames.cpu().numpy())
+    return path

@@ -1,4 +1,4 @@
-"""Small shared helpers for tests: load a script as a module, write tiny real data files."""
+"""Small shared helpers for tests: load a script as a module, write tiny real data files (npz, WAV, MP4)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,26 @@ def save_random_alexnet(path: Path):
     ref = perceptual.random_lpips()
     perceptual.save_backbone(ref, path)
     return ref
+
+
+def write_wav(path: Path, seconds: float = 0.1, rate: int = 8000) -> Path:
+    """A mono 16-bit WAV: two tones, one decaying."""
+    from scipy.io import wavfile
+
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.6 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 1234 * t + 1.0) * np.exp(-8 * t)
+    wavfile.write(path, rate, (wave * 20000).astype(np.int16))
+    return path
+
+
+def write_mp4(path: Path, frames: int = 4, size: int = 32) -> Path:
+    """A small RGB H.264 MP4 of smooth moving patterns (imageio + ffmpeg)."""
+    import imageio.v3 as iio
+
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    video = [
+        np.stack([np.sin(6 * xx + f), np.cos(5 * yy - f), np.sin(4 * (xx + yy) + 2 * f)], -1) * 100 + 128
+        for f in range(frames)
+    ]
+    iio.imwrite(path, np.stack(video).astype(np.uint8), fps=10, codec="libx264", quality=10, macro_block_size=16)
+    return path

@@ -24,7 +24,8 @@ import pytest
 from helpers import checkout_env
 from PIL import Image
 
-from hypersiren.demo import EXAMPLES_DIR, HOLE_COLOUR
+from hypersiren.demo import EXAMPLES_DIR
+from hypersiren.inpainting import HOLE_COLOUR
 from hypersiren.picture import load_picture
 
 pytestmark = pytest.mark.browser

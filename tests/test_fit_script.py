@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import load_script
+from helpers import checkout_env, load_script, write_mp4, write_wav
 from PIL import Image
-from test_fitting import write_mp4, write_wav  # tests/ is on sys.path (rootdir conftest)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "eval" / "fit.py"
-TINY = ["--hidden_features", "16", "--hidden_layers", "1", "--no-progress"]
+TINY = ["--hidden_features", "16", "--hidden_layers", "1", "--no_progress"]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +61,7 @@ def test_every_mode_in_process(script, files, tmp_path, mode, args, outputs):
         "poisson": [],
     }[mode]
     argv = [mode.split("-")[0], *inputs, *args, "--steps", "3", "--out", str(out), *TINY]
-    metrics = script.main(argv)
+    metrics = script.main(script.parse_args(argv))
     on_disk = json.loads((out / "metrics.json").read_text())
     assert set(on_disk) == set(metrics) and all(np.isfinite(m["psnr"]) for m in on_disk.values())
     for m in on_disk.values():
@@ -78,7 +77,7 @@ def test_every_mode_in_process(script, files, tmp_path, mode, args, outputs):
 def test_subprocess_summary_last(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, str(SCRIPT), "image", "--size", "8", "--steps", "2", "--arch", "siren", "--out", str(out)]
-    proc = subprocess.run([*cmd, *TINY], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run([*cmd, *TINY], capture_output=True, text=True, cwd=ROOT, timeout=120, env=checkout_env())
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("fit image camera, 2 steps: siren") and "dB" in last, last
@@ -120,7 +119,7 @@ def test_bad_inputs_give_one_clear_error(script, files, tmp_path, capsys, argv, 
 
 def test_bad_input_subprocess_exit_code(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "audio", "--audio", str(tmp_path / "none.wav"), "--no-progress"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        [sys.executable, str(SCRIPT), "audio", "--audio", str(tmp_path / "none.wav"), "--no_progress"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, env=checkout_env(),
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: file not found: {tmp_path / 'none.wav'}"

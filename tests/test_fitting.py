@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import write_mp4, write_wav
 from PIL import Image
 from scipy.io import wavfile
 
@@ -23,25 +24,6 @@ from hypersiren.signals import SignalError, load_audio, load_image, load_video
 def camera32():
     img = load_image(None, 32)  # (1, 32, 32)
     return grid(32, 32), image_to_points(img[None])[0]
-
-
-def write_wav(path, seconds=0.1, rate=8000):
-    t = np.arange(int(seconds * rate)) / rate
-    wave = 0.6 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 1234 * t + 1.0) * np.exp(-8 * t)
-    wavfile.write(path, rate, (wave * 20000).astype(np.int16))
-    return path
-
-
-def write_mp4(path, frames=4, size=32):
-    import imageio.v3 as iio
-
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    video = [
-        np.stack([np.sin(6 * xx + f), np.cos(5 * yy - f), np.sin(4 * (xx + yy) + 2 * f)], -1) * 100 + 128
-        for f in range(frames)
-    ]
-    iio.imwrite(path, np.stack(video).astype(np.uint8), fps=10, codec="libx264", quality=10, macro_block_size=16)
-    return path
 
 
 def test_siren_fits_small_image_and_beats_relu(camera32):

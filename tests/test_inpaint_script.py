@@ -15,7 +15,8 @@ import torch
 from helpers import checkout_env, load_script, save_random_alexnet
 from PIL import Image
 
-from hypersiren import perceptual
+from hypersiren import perceptual, pretrained, sources
+from hypersiren.checkpoints import CheckpointError
 from hypersiren.masks import KINDS
 from hypersiren.model import HyperSiren, HyperSirenConfig
 
@@ -24,6 +25,11 @@ N_IMAGES = 5
 
 
 inpaint = load_script("eval/inpaint.py")
+
+
+def evaluate(argv: list[str]) -> dict:
+    """The script's main on its command line, in this process."""
+    return inpaint.main(inpaint.parse_args(argv))
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +52,7 @@ def assets(tmp_path_factory):
 def run(assets, tmp_path, *extra: str) -> dict:
     args = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--out", str(tmp_path / "out"),
             "--batch_size", "2", "--no_lpips", *extra]  # fmt: skip
-    return inpaint.main(args)
+    return evaluate(args)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -108,32 +114,35 @@ def test_lpips_from_env_weights(assets, tmp_path, monkeypatch):
     save_random_alexnet(tmp_path / "alex.npz")
     monkeypatch.setenv(perceptual.LPIPS_WEIGHTS_ENV, str(tmp_path / "alex.npz"))
     args = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--out", str(tmp_path / "o")]
-    results = inpaint.main(args)
+    results = evaluate(args)
     assert results["center"]["lpips"] is not None and results["center"]["lpips"] > 0
     monkeypatch.setenv(perceptual.LPIPS_WEIGHTS_ENV, str(tmp_path / "missing.npz"))
-    results = inpaint.main(args)
+    results = evaluate(args)
     assert results["center"]["lpips"] is None and results["meta"]["lpips"] == "unavailable", "LPIPS never fails a run"
 
 
 def test_offline_default_data_falls_back_to_demo_images(assets, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(inpaint, "_hub_reachable", lambda timeout=3.0: False)
-    results = inpaint.main(["--model", str(assets / "model"), "--out", str(tmp_path / "o"), "--no_lpips"])
+    monkeypatch.setattr(sources, "hub_reachable", lambda timeout=3.0: False)
+    results = inpaint.main(
+        inpaint.parse_args(["--model", str(assets / "model"), "--out", str(tmp_path / "o"), "--no_lpips"])
+    )
     assert "bundled demo images" in results["meta"]["data"] and results["center"]["images"] == 6
     assert "bundled demo images" in capsys.readouterr().out
 
 
 def test_default_model_is_the_shipped_one(monkeypatch, tmp_path):
-    assert inpaint.DEFAULT_MODEL == Path(inpaint.hypersiren.__file__).resolve().parent / "pretrained" / "celeba32"
-    monkeypatch.setattr(inpaint, "DEFAULT_MODEL", tmp_path / "nothing")
-    with pytest.raises(inpaint.EvalError, match="model folder not found"):
-        inpaint.main(["--out", str(tmp_path / "o")])
+    model, name = sources.load_model()
+    assert name == pretrained.DEFAULT and not model.training
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "nothing")
+    with pytest.raises(CheckpointError, match="model folder not found"):
+        evaluate(["--out", str(tmp_path / "o")])
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--mask", "file", "--mask_path", "BAD"], "cannot read mask file"),
-        (["--mask", "blob"], "invalid choice: 'blob'"),
+        (["--mask", "blob"], "unknown mask kind 'blob'"),
         (["--mask", "random", "--num_context", "5000"], r"num_context must lie in [0, 1024]"),
         (["--model", "EMPTY"], "no weights file"),
         (["--data", "NOWHERE/x.npz"], "does not exist"),
@@ -154,12 +163,14 @@ def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, caps
     assert "error: " in err and message in err and "Traceback" not in err, err
 
 
-def test_subprocess_error_and_help(assets, tmp_path):
+def test_subprocess_error_and_help(assets, tmp_path, capsys):
     env = checkout_env(HF_HUB_OFFLINE="1")
     bad = subprocess.run([sys.executable, str(SCRIPT), "--model", str(assets / "empty_model"), "--no_lpips"],
                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr, bad.stderr
-    help_text = inpaint.build_parser().format_help()
+    assert inpaint.cli(["--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "--mask=None" in help_text and "--lpips=True" in help_text and "--no_key" in help_text
     for flag in (
         "--model",
         "--data",
@@ -196,8 +207,8 @@ def _photo(tmp_path, width: int = 96, height: int = 64) -> tuple[Path, Path, tor
 def test_one_picture_with_a_mask_file(assets, tmp_path, capsys):
     photo, mask, hole = _photo(tmp_path)
     out = tmp_path / "out"
-    results = inpaint.main(["--model", str(assets / "model"), "--image", str(photo), "--mask_path", str(mask),
-                            "--render_size", "64", "--out", str(out), "--no_lpips"])  # fmt: skip
+    results = evaluate(["--model", str(assets / "model"), "--image", str(photo), "--mask_path", str(mask),
+                        "--render_size", "64", "--out", str(out), "--no_lpips"])  # fmt: skip
     r = results["image"]
     assert r["mask"] == "file" and r["num_missing"] == 64 and r["crop_box"] == [16, 0, 80, 64], r
     assert r["psnr_missing"] is not None and r["mask_outside_crop"] == 0
@@ -217,8 +228,8 @@ def test_one_picture_with_a_mask_file(assets, tmp_path, capsys):
     last = printed[-1]
     assert last.startswith("completed photo.png (96x64 -> 32x32, 64 missing") and "photo_completed.png" in last
     # a preset hole on the same picture, and the default rendering size (8x the model's side)
-    results = inpaint.main(["--model", str(assets / "model"), "--image", str(photo), "--mask", "center",
-                            "--out", str(out), "--no_lpips"])  # fmt: skip
+    results = evaluate(["--model", str(assets / "model"), "--image", str(photo), "--mask", "center",
+                        "--out", str(out), "--no_lpips"])  # fmt: skip
     assert results["image"]["num_missing"] == 256 and (out / "photo_rendered256.png").is_file()
 
 

@@ -10,19 +10,20 @@ with their defaults). Batches and context masks come from generators seeded by (
 resumed run (``--resume_from=DIR|latest``) is identical to an uninterrupted one; Ctrl-C ends with the line
 that says how. Each ``checkpoint-{step}/`` also holds the model's ``config.json``, so
 ``HyperSiren.from_pretrained`` loads it; the final export's model card records the data, steps and metrics.
+What is not the loop (batch order, schedule, validation masks, checkpoint folders) is :mod:`hypersiren.training`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import logging
 import math
 import os
-import shlex
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,18 +33,18 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from hypersiren.config import ConfigError, format_help, from_dict, load_yaml, parse_overrides, to_yaml
+from hypersiren import config, scripts, training
+from hypersiren.config import ConfigError, to_yaml
 from hypersiren.coords import random_pixels, take_pixels
-from hypersiren.data import DEFAULT_HUB_ID, DataError, all_images, celeba_dataset, to_model_range
+from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset, to_model_range
 from hypersiren.ema import EMA
 from hypersiren.losses import prior_loss
-from hypersiren.masks import center, random_context, sample_observed
+from hypersiren.masks import sample_observed
 from hypersiren.metrics import mse, to_unit
 from hypersiren.model import HyperSiren, HyperSirenConfig
-from hypersiren.scripts import use_glibc_tunables
 from hypersiren.seeds import generator
+from hypersiren.training import LR_SCHEDULES
 
-logger = logging.getLogger("train.celeba")
 EMA_NAME = "ema.safetensors"
 
 
@@ -85,19 +86,31 @@ class TrainConfig(HyperSirenConfig):
     tensorboard: bool = False  # also log to TensorBoard (Accelerate trackers)
     max_minutes: float | None = None  # stop (and save) after this much wall time
 
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first bad field (the model fields check themselves)."""
+        pixels = self.image_size**2
+        for ok, message in [
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule is 'constant' or 'cosine', got {self.lr_schedule!r}"),
+            (self.context_sampling in ("bernoulli", "exact"), f"context_sampling is 'bernoulli' or 'exact', got "
+             f"{self.context_sampling!r}"),
+            (self.mixed_precision in ("no", "bf16", "fp16"), f"mixed_precision is no, bf16 or fp16, got "
+             f"{self.mixed_precision!r}"),
+            (self.render_pixels is None or 1 <= self.render_pixels <= pixels,
+             f"render_pixels must lie in [1, {pixels}] for image_size={self.image_size}, got {self.render_pixels}"),
+            (min(self.batch_size, self.keep_checkpoints, self.checkpoint_every, self.eval_every, self.log_every) >= 1,
+             "batch_size, keep_checkpoints, checkpoint_every, eval_every and log_every must be positive"),
+            (self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay must lie in (0, 1), got {self.ema_decay}"),
+        ]:  # fmt: skip
+            if not ok:
+                raise ConfigError(message)
+
 
 USAGE = "train/celeba.py [--config FILE] [--key=value ...]   (or: accelerate launch train/celeba.py ...)"
 
 
-def parse_args(argv: list[str]) -> TrainConfig:
-    """``--config FILE`` then ``--key=value`` overrides -> a TrainConfig (unknown keys raise); ``--help`` prints
-    every field with its default and exits."""
-    if "-h" in argv or "--help" in argv:
-        print(format_help(TrainConfig, USAGE, __doc__.split("\n\n")[0]))
-        raise SystemExit(0)
-    overrides = parse_overrides(argv)
-    values = load_yaml(overrides.pop("config")) if "config" in overrides else {}
-    return from_dict(TrainConfig, {**values, **overrides})
+def parse_args(argv: Sequence[str]) -> TrainConfig:
+    """``--config FILE`` then ``--key=value`` flags -> a TrainConfig (unknown keys raise)."""
+    return config.parse_args(TrainConfig, argv)
 
 
 def model_config(cfg: TrainConfig) -> HyperSirenConfig:
@@ -105,110 +118,31 @@ def model_config(cfg: TrainConfig) -> HyperSirenConfig:
     return HyperSirenConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(HyperSirenConfig)})
 
 
-def _batch_indices(cfg: TrainConfig, step: int, n: int, rank: int, world: int) -> torch.Tensor:
-    """This process's images for ``step``: a fresh permutation per epoch, seeded by (seed, epoch)."""
-    global_batch = cfg.batch_size * world
-    per_epoch = max(1, n // global_batch)
-    epoch, pos = divmod(step, per_epoch)
-    perm = torch.randperm(n, generator=generator(cfg.seed, epoch))
-    return perm[pos * global_batch : (pos + 1) * global_batch][rank::world]
-
-
-def _latest_checkpoint(output_dir: Path) -> Path | None:
-    found = sorted(output_dir.glob("checkpoint-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))
-    return found[-1] if found else None
-
-
-def _save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: EMA | None) -> None:
-    out = Path(cfg.output_dir)
-    final, tmp = out / f"checkpoint-{step}", out / f"checkpoint-{step}.tmp"
-    accelerator.save_state(str(tmp))  # collective: every process takes part
-    if accelerator.is_main_process:
-        if ema is not None:
-            safetensors.torch.save_file(ema.state_dict(), str(tmp / EMA_NAME))
-        (tmp / "step.json").write_text(json.dumps({"step": step}))
-        # the model's config beside Accelerate's model.safetensors: HyperSiren.from_pretrained loads the folder
-        (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(model_config(cfg)), indent=2) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)  # a checkpoint folder is complete or absent
-        for old in sorted(out.glob("checkpoint-*[0-9]"), key=lambda p: int(p.name.split("-")[1]))[
-            : -cfg.keep_checkpoints
-        ]:
-            shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
-
-
-@torch.no_grad()
-def evaluate(model, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator) -> dict[str, float]:
-    """Per-image MSE on [0, 1] (the paper's metric) at fixed contexts, gathered across processes."""
-    model.eval()
-    n, world, rank = len(val_images), accelerator.num_processes, accelerator.process_index
-    per = math.ceil(n / world)
-    idx = torch.arange(rank * per, (rank + 1) * per) % n  # pad the last shard by wrapping, trimmed below
-    h, w = val_images.shape[-2:]
-    results: dict[str, float] = {}
-    contexts = {
-        "mse_ctx100": random_context(n, h, w, min(100, h * w), generator=generator(cfg.seed, -1)),
-        "mse_ctx1000": random_context(n, h, w, min(1000, h * w), generator=generator(cfg.seed, -2)),
-        "mse_center": center(h, w).expand(n, 1, h, w),
-        "mse_full": torch.ones(n, 1, h, w, dtype=torch.bool),
-    }
-    for name, observed in contexts.items():
-        errors = []
-        for chunk in idx.split(max(1, cfg.batch_size)):
-            images = to_model_range(val_images[chunk]).to(accelerator.device)
-            obs = observed[chunk].to(accelerator.device)
-            with accelerator.autocast():
-                pred = model(images, obs).images
-            errors.append(mse(to_unit(pred), to_unit(images)))  # per image, on [0, 1], clipped: the paper's
-        gathered = accelerator.gather(torch.cat(errors))[:n]  # (world * per,) in rank order -> first n
-        results[name] = gathered.mean().item()
-    model.train()
-    return results
-
-
 def main(cfg: TrainConfig) -> dict[str, float]:
     """Train, checkpoint, validate and export; returns the last validation metrics."""
+    cfg.validate()
     # Accelerate makes torchrun's workers on a machine without GPUs independent single processes unless it is
     # told cpu=True; with it they form one gloo group (`accelerate launch --multi_gpu --num_processes 2`).
     multi_process_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-    accelerator = Accelerator(
-        cpu=multi_process_cpu,
-        mixed_precision=cfg.mixed_precision,
-        log_with="tensorboard" if cfg.tensorboard else None,
-        project_dir=cfg.output_dir,
-    )
+    tracker = "tensorboard" if cfg.tensorboard else None
+    accelerator = Accelerator(cpu=multi_process_cpu, mixed_precision=cfg.mixed_precision, log_with=tracker,
+                              project_dir=cfg.output_dir)  # fmt: skip
     out = Path(cfg.output_dir)
     accelerator.print(f"processes: {accelerator.num_processes} ({accelerator.distributed_type}), "
                       f"device: {accelerator.device}, mixed precision: {cfg.mixed_precision}")  # fmt: skip
-    if cfg.render_pixels is not None and not 1 <= cfg.render_pixels <= cfg.image_size**2:
-        raise ConfigError(f"render_pixels must lie in [1, {cfg.image_size**2}] for image_size={cfg.image_size}, "
-                          f"got {cfg.render_pixels}")  # fmt: skip
     set_seed(cfg.seed)
-    train_set = celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit)
-    val_set = celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit)
-    train_images, val_images = all_images(train_set), all_images(val_set)  # (N, C, H, W) uint8
+    train_images = all_images(celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit))
+    val_images = all_images(celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit))  # (N, C, H, W)
     accelerator.print(f"data: {cfg.data}: {len(train_images)} train, {len(val_images)} val images")
 
     model = HyperSiren(model_config(cfg))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(cfg, s))
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    factor = functools.partial(training.lr_factor, max_steps=cfg.max_steps, schedule=cfg.lr_schedule,
+                               warmup_steps=cfg.warmup_steps)  # fmt: skip
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     ema = EMA(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay is not None else None
-
-    start = 0
-    if cfg.resume_from:
-        ckpt = _latest_checkpoint(out) if cfg.resume_from == "latest" else Path(cfg.resume_from)
-        if ckpt is None or not (ckpt / "step.json").is_file():
-            raise ConfigError(f"resume_from={cfg.resume_from!r}: no complete checkpoint found (in {out})")
-        accelerator.load_state(str(ckpt))
-        if ema is not None:
-            if not (ckpt / EMA_NAME).is_file():
-                raise ConfigError(f"ema_decay is set but {ckpt} holds no {EMA_NAME} (trained without EMA?)")
-            ema.load_state_dict(safetensors.torch.load_file(str(ckpt / EMA_NAME)))
-        start = json.loads((ckpt / "step.json").read_text())["step"]
-        accelerator.print(f"resumed from {ckpt} at step {start}")
+    start = resume(accelerator, cfg, ema) if cfg.resume_from else 0
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(to_yaml(cfg))
@@ -222,7 +156,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     bar = tqdm(range(start, cfg.max_steps), initial=start, total=cfg.max_steps, disable=not accelerator.is_main_process)
     model.train()
     for step in bar:
-        idx = _batch_indices(cfg, step, len(train_images), rank, world)
+        idx = training.batch_indices(cfg.seed, step, len(train_images), cfg.batch_size, rank, world)
         images = to_model_range(train_images[idx]).to(accelerator.device)  # (B, C, H, W)
         if cfg.hflip:
             flip = torch.rand(len(idx), generator=generator(cfg.seed, step, rank, 2)) < 0.5
@@ -254,82 +188,100 @@ def main(cfg: TrainConfig) -> dict[str, float]:
                       "lr": scheduler.get_last_lr()[0],
                       "images_per_s": (done - start) * cfg.batch_size * world / (time.time() - t0)}  # fmt: skip
             bar.set_postfix(mse=f"{record['mse']:.4f}", ips=f"{record['images_per_s']:.0f}")
-            _log(accelerator, log_file, record, cfg.tensorboard)
+            log(accelerator, log_file, record, cfg.tensorboard)
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
         out_of_time = bool(accelerator.gather(torch.tensor([out_of_time], device=accelerator.device)).any())
         if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
-            metrics = _evaluate(model, ema, val_images, cfg, accelerator)
-            _log(accelerator, log_file, {"step": done, **{f"val_{k}": v for k, v in metrics.items()}}, cfg.tensorboard)
+            metrics = evaluate(model, ema, val_images, cfg, accelerator)
+            log(accelerator, log_file, {"step": done, **{f"val_{k}": v for k, v in metrics.items()}}, cfg.tensorboard)
             accelerator.print(f"step {done}: " + ", ".join(f"val {k} {v:.4f}" for k, v in metrics.items()))
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
-            _save_checkpoint(accelerator, cfg, done, ema)
+            save_checkpoint(accelerator, cfg, done, ema)
         if out_of_time:
             accelerator.print(f"max_minutes={cfg.max_minutes} reached at step {done}")
             break
     if start >= cfg.max_steps:
-        metrics = _evaluate(model, ema, val_images, cfg, accelerator)
+        metrics = evaluate(model, ema, val_images, cfg, accelerator)
     accelerator.wait_for_everyone()
+    done = step + 1 if cfg.max_steps > start else start
     if accelerator.is_main_process:
-        done = step + 1 if cfg.max_steps > start else start
         record = {"data": cfg.data, "train_images": len(train_images), "val_images": len(val_images), "steps": done,
                   "batch_size": cfg.batch_size * world, "minutes": (time.time() - t0) / 60,
-                  "device": f"{world} x {accelerator.device.type}", "overrides": _overrides(cfg),
+                  "device": f"{world} x {accelerator.device.type}", "overrides": config.changed(cfg),
                   "metrics": dict(metrics)}  # fmt: skip
         (out / "README.md").unlink(missing_ok=True)  # save_pretrained keeps an existing card: write this run's
         final = accelerator.unwrap_model(model)
         if ema is not None:
             ema.copy_to(final)  # the export is the average (training has ended)
         final.save_pretrained(out, model_card_kwargs={"training": record})
-        metrics["peak_rss_gb"] = _peak_rss_gb()
+        metrics["peak_rss_gb"] = training.peak_rss_gb()
         (out / "final_metrics.json").write_text(json.dumps(metrics, indent=2))
     accelerator.end_training()
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    accelerator.print(f"trained to step {step + 1 if cfg.max_steps > start else start}: {summary}; exported to {out}")
+    accelerator.print(f"trained to step {done}: {summary}; exported to {out}")
     return metrics
 
 
-def _evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator):
-    """:func:`evaluate` on the averaged weights when there are any."""
-    if ema is None:
-        return evaluate(model, val_images, cfg, accelerator)
-    with ema.applied(accelerator.unwrap_model(model)):
-        return evaluate(model, val_images, cfg, accelerator)
-
-
-def _overrides(cfg: TrainConfig) -> dict:
-    """The fields that differ from the defaults (what a config file and flags set)."""
-    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != f.default}
-
-
-def interrupted(cfg: TrainConfig | None, argv: list[str], launcher: str) -> str:
-    """The line Ctrl-C ends with: the last complete checkpoint and the command that resumes from it."""
-    kept, skip = [], False
-    for arg in argv:  # the same command without its own --resume_from
-        if skip or arg.startswith("--resume_from") or arg.startswith("--resume-from"):
-            skip = arg in ("--resume_from", "--resume-from")
-            continue
-        kept.append(arg)
-    command = shlex.join([*launcher.split(), "train/celeba.py", *kept])
-    if cfg is None:
-        return "interrupted before training started"
-    ckpt = _latest_checkpoint(Path(cfg.output_dir))
+def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
+    """Load the state of ``cfg.resume_from`` (a folder, or ``latest``); returns its step."""
+    out = Path(cfg.output_dir)
+    ckpt = training.latest_checkpoint(out) if cfg.resume_from == "latest" else Path(cfg.resume_from)
     if ckpt is None or not (ckpt / "step.json").is_file():
-        return (f"interrupted before the first checkpoint in {cfg.output_dir} (every {cfg.checkpoint_every} steps): "
-                f"nothing to resume; start again with: {command}")  # fmt: skip
-    step = json.loads((ckpt / "step.json").read_text())["step"]
-    return f"interrupted: last checkpoint {ckpt} (step {step}); resume with: {command} --resume_from=latest"
+        raise ConfigError(f"resume_from={cfg.resume_from!r}: no complete checkpoint found (in {out})")
+    accelerator.load_state(str(ckpt))
+    if ema is not None:
+        if not (ckpt / EMA_NAME).is_file():
+            raise ConfigError(f"ema_decay is set but {ckpt} holds no {EMA_NAME} (trained without EMA?)")
+        ema.load_state_dict(safetensors.torch.load_file(str(ckpt / EMA_NAME)))
+    accelerator.print(f"resumed from {ckpt} at step {training.checkpoint_step(ckpt)}")
+    return training.checkpoint_step(ckpt)
 
 
-def _lr_factor(cfg: TrainConfig, step: int) -> float:
-    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
-    if cfg.lr_schedule == "cosine":
-        return warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, cfg.max_steps))))
-    if cfg.lr_schedule == "constant":
-        return warm
-    raise ConfigError(f"lr_schedule is 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+def save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: EMA | None) -> None:
+    """``checkpoint-{step}/``: Accelerate's state, the EMA, the step and the model's ``config.json``, written to a
+    temporary folder and renamed (a checkpoint is complete or absent); only the newest ``keep_checkpoints`` stay."""
+    out = Path(cfg.output_dir)
+    final, tmp = out / f"checkpoint-{step}", out / f"checkpoint-{step}.tmp"
+    accelerator.save_state(str(tmp))  # collective: every process takes part
+    if accelerator.is_main_process:
+        if ema is not None:
+            safetensors.torch.save_file(ema.state_dict(), str(tmp / EMA_NAME))
+        (tmp / "step.json").write_text(json.dumps({"step": step}))
+        # the model's config beside Accelerate's model.safetensors: HyperSiren.from_pretrained loads the folder
+        (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(model_config(cfg)), indent=2) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in training.checkpoints(out)[: -cfg.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
 
 
-def _log(accelerator: Accelerator, path: Path, record: dict, tensorboard: bool) -> None:
+@torch.no_grad()
+def evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator) -> dict:
+    """Per-image MSE on [0, 1] (the paper's metric) at fixed contexts, gathered across processes; on the averaged
+    weights when there are any."""
+    if ema is not None:
+        with ema.applied(accelerator.unwrap_model(model)):
+            return evaluate(model, None, val_images, cfg, accelerator)
+    model.eval()
+    n, world, rank = len(val_images), accelerator.num_processes, accelerator.process_index
+    per = math.ceil(n / world)
+    idx = torch.arange(rank * per, (rank + 1) * per) % n  # pad the last shard by wrapping, trimmed below
+    results: dict[str, float] = {}
+    for name, observed in training.validation_masks(n, *val_images.shape[-2:], cfg.seed).items():
+        errors = []
+        for chunk in idx.split(cfg.batch_size):
+            images = to_model_range(val_images[chunk]).to(accelerator.device)
+            with accelerator.autocast():
+                pred = model(images, observed[chunk].to(accelerator.device)).images
+            errors.append(mse(to_unit(pred), to_unit(images)))  # per image, on [0, 1], clipped: the paper's
+        results[name] = accelerator.gather(torch.cat(errors))[:n].mean().item()  # (world * per,) in rank order
+    model.train()
+    return results
+
+
+def log(accelerator: Accelerator, path: Path, record: dict, tensorboard: bool) -> None:
+    """One line of ``metrics.jsonl`` (main process), and the trackers."""
     if accelerator.is_main_process:
         with path.open("a") as f:
             f.write(json.dumps(record) + "\n")
@@ -337,24 +289,21 @@ def _log(accelerator: Accelerator, path: Path, record: dict, tensorboard: bool) 
         accelerator.log({k: v for k, v in record.items() if k != "step"}, step=record["step"])
 
 
-def _peak_rss_gb() -> float:
-    import resource
+def interrupted(cfg: TrainConfig | None, argv: Sequence[str], launcher: str) -> str:
+    """The line Ctrl-C ends with: the last complete checkpoint and the command that resumes from it."""
+    if cfg is None:
+        return "interrupted before training started"
+    return training.resume_line(cfg.output_dir, cfg.checkpoint_every, [*launcher.split(), "train/celeba.py", *argv])
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Parse, run; a bad input prints one ``error: ...`` line and returns 2, Ctrl-C the resume line and 130."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    launcher = "accelerate launch" if "LOCAL_RANK" in os.environ else "python"  # started by accelerate / torchrun
+    return scripts.run(main, TrainConfig, __doc__, USAGE, argv=argv,
+                       on_interrupt=lambda cfg: interrupted(cfg, argv, launcher))  # fmt: skip
 
 
 if __name__ == "__main__":
-    use_glibc_tunables()
-    logging.basicConfig(level=logging.WARNING)
-    config = None
-    try:
-        config = parse_args(sys.argv[1:])
-        main(config)
-    except (ConfigError, DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:  # Ctrl-C: no traceback, but where the run stands and how to go on
-        if int(os.environ.get("RANK", "0")) == 0:
-            launched = "LOCAL_RANK" in os.environ  # started by accelerate launch / torchrun
-            print(interrupted(config, sys.argv[1:], "accelerate launch" if launched else "python"), file=sys.stderr)
-        sys.exit(130)
+    scripts.use_glibc_tunables()
+    sys.exit(cli())
