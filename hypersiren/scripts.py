@@ -5,7 +5,8 @@ The exception to the library's rule of no printing: this module is the scripts' 
 - :func:`run`: the ``__main__`` of a script shaped as ``main(cfg) -> metrics``: ``--help`` lists every field of
   its config (:func:`hypersiren.config.format_help`), the command line becomes the config
   (:func:`hypersiren.config.parse_args`), and bad input (any ``ValueError``: a config, data, mask,
-  checkpoint or signal error; a missing file) ends with one ``error: ...`` line and exit status 2, no traceback.
+  checkpoint or signal error; a missing file; a missing optional package, :mod:`hypersiren.extras`) ends with
+  one ``error: ...`` line and exit status 2, no traceback.
   ``main`` prints its own one-line summary last.
 - :data:`GLIBC_TUNABLES` and :func:`use_glibc_tunables`: glibc hands the large buffers of each training step
   back to the kernel and faults them in again on the next (a third of a CPU step went to the kernel,
@@ -21,10 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from hypersiren.config import format_help, parse_args
+from hypersiren.extras import MissingExtraError
 
 T = TypeVar("T")
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
-BAD_INPUT = (ValueError, FileNotFoundError)  # ConfigError, DataError, MaskError, CheckpointError, SignalError, ...
+# ConfigError, DataError, MaskError, CheckpointError, SignalError, ...; a missing file; a missing optional package
+BAD_INPUT = (ValueError, FileNotFoundError, MissingExtraError)
 
 
 def run(
