@@ -177,9 +177,13 @@ def parse_args(
     return from_dict(cls, {**preset, **chosen})
 
 
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+
+
 def changed(cfg: Any) -> dict[str, Any]:
     """The fields of a dataclass instance that differ from their defaults (what a config file and flags set)."""
-    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != f.default}
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != _default(f)}
 
 
 def to_yaml(cfg: Any) -> str:
@@ -230,7 +234,7 @@ def format_help(cls: type, usage: str, description: str, presets: Mapping[str, M
         if where != section:
             section = where
             lines += ["", f"{section}:"]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = _default(f)
         if isinstance(default, list):
             default = ",".join(map(str, default))
         flag = f"  --{f.name}={default}"

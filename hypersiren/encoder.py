@@ -19,7 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hypersiren.blocks import ResBlock
 from hypersiren.coords import grid, image_to_points
+from hypersiren.grid_encoder import GridEncoder
 
 
 class _PaperResBlock(nn.Module):
@@ -105,26 +107,6 @@ class SetEncoder(nn.Module):
         return embeddings.sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
-class ResBlock(nn.Module):
-    """Pre-activation residual block: GroupNorm, SiLU, conv3x3, twice; optional stride-2 entry."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.GroupNorm(min(8, in_channels), in_channels),
-            nn.SiLU(),
-            nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1),
-            nn.GroupNorm(min(8, out_channels), out_channels),
-            nn.SiLU(),
-            nn.Conv2d(out_channels, out_channels, 3, padding=1),
-        )
-        same = in_channels == out_channels and stride == 1
-        self.skip = nn.Identity() if same else nn.Conv2d(in_channels, out_channels, 1, stride=stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.skip(x) + self.body(x)
-
-
 class ConvEncoder(nn.Module):
     """Residual CNN over (observed image, mask), stride-2 stages, global average pooling.
 
@@ -179,8 +161,6 @@ ENCODERS = ("conv", "paper_cnn", "set", "timm:<name>", "grid")
 def build_encoder(name: str, channels: int, latent_dim: int, image_size: int, width: int, **grid) -> nn.Module:
     """The encoder called ``name`` (one of :data:`ENCODERS`); ``grid`` holds the grid encoder's options."""
     if name == "grid":
-        from hypersiren.grid_encoder import GridEncoder  # it builds on this module's ResBlock
-
         return GridEncoder(channels, latent_dim, width=width, **grid)
     if name == "conv":
         return ConvEncoder(channels, latent_dim, width)

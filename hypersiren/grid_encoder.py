@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hypersiren.encoder import ResBlock
+from hypersiren.blocks import ResBlock
 from hypersiren.latent import Latent
 
 

@@ -1,4 +1,10 @@
-"""Shared test set-up: CPU by default, the device from HYPERSIREN_TEST_DEVICE (e.g. cuda on a lent GPU)."""
+"""Shared test set-up: CPU by default, the device from HYPERSIREN_TEST_DEVICE (e.g. cuda on a lent GPU).
+
+The model, SIREN, encoder, loss and training tests take the ``device`` fixture, so
+``HYPERSIREN_TEST_DEVICE=cuda pytest`` runs them on a GPU. Marks: ``slow`` (subprocesses: the scripts' command
+lines, ``accelerate launch`` with 1 and 2 processes, Ctrl-C, the browser; left out by plain ``pytest``, run by
+``pytest -m "slow or not slow"`` as ``.ci/run`` does), ``gpu`` (CUDA only; skipped without it), ``browser``.
+"""
 
 from __future__ import annotations
 

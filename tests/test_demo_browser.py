@@ -28,7 +28,7 @@ from hypersiren.demo import EXAMPLES_DIR
 from hypersiren.inpainting import HOLE_COLOUR
 from hypersiren.picture import load_picture
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a page server in a subprocess, a real browser
 
 CHROMIUM = Path(os.environ.get("HYPERSIREN_CHROMIUM", "/usr/bin/chromium"))
 # Playwright's own browser download fails on these machines: Debian's Chromium, headless, nothing but loopback

@@ -74,6 +74,7 @@ def test_every_mode_in_process(script, files, tmp_path, mode, args, outputs):
         assert "psnr_std" in metrics["siren"] and len(metrics["siren"]["psnr_per_frame"]) == 2
 
 
+@pytest.mark.slow
 def test_subprocess_summary_last(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, str(SCRIPT), "image", "--size", "8", "--steps", "2", "--arch", "siren", "--out", str(out)]
@@ -117,6 +118,7 @@ def test_bad_inputs_give_one_clear_error(script, files, tmp_path, capsys, argv, 
     assert len(err.splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_bad_input_subprocess_exit_code(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "audio", "--audio", str(tmp_path / "none.wav"), "--no_progress"],

@@ -163,11 +163,15 @@ def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, caps
     assert "error: " in err and message in err and "Traceback" not in err, err
 
 
-def test_subprocess_error_and_help(assets, tmp_path, capsys):
+@pytest.mark.slow
+def test_subprocess_error(assets):
     env = checkout_env(HF_HUB_OFFLINE="1")
     bad = subprocess.run([sys.executable, str(SCRIPT), "--model", str(assets / "empty_model"), "--no_lpips"],
                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_help_lists_every_field(capsys):
     assert inpaint.cli(["--help"]) == 0
     help_text = capsys.readouterr().out
     assert "--mask=None" in help_text and "--lpips=True" in help_text and "--no_key" in help_text

@@ -1,4 +1,5 @@
-"""HyperSiren: shapes, hypernetwork outputs, SIREN init at start, gradients, strict save/load."""
+"""HyperSiren: shapes, hypernetwork outputs, SIREN init at start, gradients, strict save/load (the forward tests on
+the test device, HYPERSIREN_TEST_DEVICE; `gpu`: the CUDA forward against the CPU)."""
 
 from __future__ import annotations
 
@@ -25,18 +26,18 @@ VARIANTS = [
 ]
 
 
-def _batch(size: int = 16, b: int = 2, seed: int = 0):
+def _batch(size: int = 16, b: int = 2, seed: int = 0, device: torch.device | str = "cpu"):
     g = torch.Generator().manual_seed(seed)
     images = torch.rand(b, 3, size, size, generator=g) * 2 - 1
     observed = torch.rand(b, 1, size, size, generator=g) < 0.3
-    return images, observed
+    return images.to(device), observed.to(device)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v.values())))
-def test_shapes_and_gradients_reach_every_parameter(variant):
+def test_shapes_and_gradients_reach_every_parameter(variant, device):
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, **variant))
-    images, observed = _batch()
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, **variant)).to(device)
+    images, observed = _batch(device=device)
     out = model(images, observed)
     assert out.images.shape == images.shape
     assert out.latent.code.shape == (2, model.config.latent_dim if variant.get("grid_global", True) else 0)
@@ -86,9 +87,9 @@ def test_film_starts_as_the_shared_siren():
     assert (out.images - plain).abs().max() < 0.05
 
 
-def test_render_at_any_resolution_and_inpaint_keeps_observed():
-    model = HyperSiren(HyperSirenConfig.tiny()).eval()
-    images, observed = _batch(16)
+def test_render_at_any_resolution_and_inpaint_keeps_observed(device):
+    model = HyperSiren(HyperSirenConfig.tiny()).eval().to(device)
+    images, observed = _batch(16, device=device)
     big = model.render(images, observed, 48, 48)
     assert big.shape == (2, 3, 48, 48) and big.abs().max() <= 1
     filled = model.inpaint(images, observed)
@@ -96,11 +97,11 @@ def test_render_at_any_resolution_and_inpaint_keeps_observed():
 
 
 @pytest.mark.parametrize("hypernet", ["film", "full", "grid"])
-def test_forward_on_a_pixel_subset_matches_the_full_render(hypernet):
+def test_forward_on_a_pixel_subset_matches_the_full_render(hypernet, device):
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet, encoder=_encoder(hypernet)))
-    images, observed = _batch(16)
-    pixels = torch.tensor([0, 5, 17, 255, 100])
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet, encoder=_encoder(hypernet))).to(device)
+    images, observed = _batch(16, device=device)
+    pixels = torch.tensor([0, 5, 17, 255, 100], device=device)
     full = model(images, observed).images.flatten(2)  # (B, C, 256)
     subset = model(images, observed, pixels).images
     assert subset.shape == (2, 3, 5)
@@ -114,10 +115,11 @@ def _encoder(hypernet: str) -> str:
 
 
 @pytest.mark.parametrize("hypernet", ["film", "full", "grid"])
-def test_decode_in_chunks_is_the_same_render(hypernet):
+def test_decode_in_chunks_is_the_same_render(hypernet, device):
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet, encoder=_encoder(hypernet))).eval()
-    images, observed = _batch(16, b=5)
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet, encoder=_encoder(hypernet)))
+    model = model.eval().to(device)
+    images, observed = _batch(16, b=5, device=device)
     generated = model.generate(model.encode(images, observed))
     whole = model.decode(generated, 12, 12)
     torch.testing.assert_close(model.decode(generated, 12, 12, chunk=2), whole)
@@ -300,3 +302,17 @@ def test_from_pretrained_repo_id_through_monkeypatched_download(tmp_path, monkey
     assert ("someone/hypersiren-celeba32", "model.safetensors") in calls
     images, observed = _batch(16)
     assert torch.equal(model(images, observed).images, loaded(images, observed).images)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("hypernet", ["film", "full", "grid"])
+def test_cuda_forward_matches_the_cpu_and_bf16_encoder_runs(hypernet):
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=16, hypernet=hypernet, encoder=_encoder(hypernet))).eval()
+    images, observed = _batch(16, b=3)
+    with torch.no_grad():
+        cpu = model(images, observed).images
+        gpu = model.to("cuda")(images.cuda(), observed.cuda()).images
+        bf16 = model(images.cuda(), observed.cuda(), encoder_dtype=torch.bfloat16).images
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-4)
+    assert bf16.dtype == torch.float32 and (bf16.cpu() - cpu).abs().max() < 0.1, "bf16 encoder, fp32 SIREN"

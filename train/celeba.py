@@ -75,6 +75,7 @@ class TrainConfig(HyperSirenConfig):
     hflip: bool = False  # flip each training image horizontally with probability 1/2
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
     # run
+    cpu: bool = False  # train on the CPU even where a GPU is (Accelerate's choice otherwise)
     mixed_precision: str = "no"  # no | bf16 | fp16
     seed: int = 0  # seeds batches, masks and initialisation
     output_dir: str = "runs/celeba32"  # run folder: config, metrics, checkpoints, final export
@@ -125,7 +126,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     # told cpu=True; with it they form one gloo group (`accelerate launch --multi_gpu --num_processes 2`).
     multi_process_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     tracker = "tensorboard" if cfg.tensorboard else None
-    accelerator = Accelerator(cpu=multi_process_cpu, mixed_precision=cfg.mixed_precision, log_with=tracker,
+    accelerator = Accelerator(cpu=cfg.cpu or multi_process_cpu, mixed_precision=cfg.mixed_precision, log_with=tracker,
                               project_dir=cfg.output_dir)  # fmt: skip
     out = Path(cfg.output_dir)
     accelerator.print(f"processes: {accelerator.num_processes} ({accelerator.distributed_type}), "

@@ -1,0 +1,67 @@
+"""Encoders: every kind's output, missing pixels never read, which resolutions each takes, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hypersiren.encoder import ENCODERS, build_encoder
+from hypersiren.latent import Latent
+
+KINDS = ["conv", "paper_cnn", "set", "timm:resnet10t", "grid"]
+
+
+def _inputs(size: int = 16, b: int = 2, device: torch.device | str = "cpu"):
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(b, 3, size, size, generator=g) * 2 - 1
+    observed = torch.rand(b, 1, size, size, generator=g) < 0.4
+    return images.to(device), observed.to(device)
+
+
+def _code(out) -> torch.Tensor:
+    return out.code if isinstance(out, Latent) else out
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_latent_shape_and_missing_pixels_are_never_read(kind, device):
+    torch.manual_seed(0)
+    encoder = build_encoder(kind, 3, 24, 16, 8, grid_dim=4).eval().to(device)
+    images, observed = _inputs(device=device)
+    with torch.no_grad():
+        out = encoder(images, observed)
+        noise = torch.where(observed, images, torch.randn_like(images) * 5)  # other values at missing pixels
+        again = encoder(noise, observed)
+    assert _code(out).shape == (2, 24), kind
+    if kind == "grid":
+        assert out.grid.shape == (2, 4, 16, 16), "a local code per pixel at stride 1"
+        torch.testing.assert_close(again.grid, out.grid)
+    torch.testing.assert_close(_code(again), _code(out), msg=f"{kind} read a missing pixel")
+
+
+@pytest.mark.parametrize("kind", ["conv", "set", "grid"])
+def test_resolution_agnostic_encoders_take_any_size(kind):
+    encoder = build_encoder(kind, 3, 24, 16, 8, grid_dim=4)
+    for size in (12, 20, 33):
+        assert _code(encoder(*_inputs(size))).shape == (2, 24), (kind, size)
+
+
+def test_paper_cnn_is_fixed_to_its_size_and_set_encoder_is_a_mean_over_the_context():
+    with pytest.raises(ValueError, match="fixed to 16x16.*encoder='conv'"):
+        build_encoder("paper_cnn", 3, 24, 16, 8)(*_inputs(20))
+    encoder = build_encoder("set", 3, 24, 16, 8)
+    images, observed = _inputs(b=1)
+    one = torch.zeros_like(observed)
+    one[..., 3, 5] = True
+    two = one.clone()
+    two[..., 10, 2] = True
+    mean = (encoder(images, one) + encoder(images, one ^ two)) / 2  # the two one-pixel sets
+    torch.testing.assert_close(encoder(images, two), mean, msg="the embedding of a set is the mean over its pixels")
+    assert encoder(images, torch.zeros_like(observed)).abs().max() == 0, "no context: the empty mean, zero"
+
+
+def test_unknown_encoders_are_named():
+    with pytest.raises(ValueError, match="unknown encoder 'cnn'.*conv"):
+        build_encoder("cnn", 3, 24, 16, 8)
+    with pytest.raises(ValueError, match="unknown timm encoder 'no_such_net'"):
+        build_encoder("timm:no_such_net", 3, 24, 16, 8)
+    assert "grid" in ENCODERS

@@ -1,0 +1,49 @@
+"""The prior's training loss: the paper's terms and weights, the official formula, pixel subsets, gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hypersiren import HyperSiren, HyperSirenConfig
+from hypersiren.coords import take_pixels
+from hypersiren.losses import prior_loss
+
+
+def _model_and_batch(hypernet: str = "full", device: torch.device | str = "cpu"):
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(image_size=8, hypernet=hypernet)).to(device)
+    g = torch.Generator().manual_seed(1)
+    images = (torch.rand(3, 3, 8, 8, generator=g) * 2 - 1).to(device)
+    observed = (torch.rand(3, 1, 8, 8, generator=g) < 0.5).to(device)
+    return model, images, observed
+
+
+def test_terms_are_the_official_image_hypernetwork_loss(device):
+    model, images, observed = _model_and_batch(device=device)
+    out = model(images, observed)
+    loss = prior_loss(out, images)  # the paper's weights: 0.1 and 100
+    params = out.generated.params
+    official = (  # image_hypernetwork_loss: img MSE + 0.1 latent_loss + 100 hypo_weight_loss
+        ((out.images - images) ** 2).mean()
+        + 0.1 * torch.mean(out.latent.code**2)
+        + 100 * sum(torch.sum(p**2) for p in params.values()) / sum(p.numel() for p in params.values())
+    )
+    torch.testing.assert_close(loss.total, official)
+    torch.testing.assert_close(loss.total, loss.mse + 0.1 * loss.latent_sq + 100 * loss.params_sq)
+    assert loss.params_sq > 0 and loss.latent_sq > 0
+    assert prior_loss(out, images, latent_reg=0.0, param_reg=0.0).total == loss.mse
+
+
+def test_pixel_subset_and_gradients():
+    model, images, observed = _model_and_batch("film")
+    pixels = torch.tensor([0, 9, 63, 30])
+    out = model(images, observed, pixels)
+    loss = prior_loss(out, take_pixels(images, pixels))  # targets (B, C, S), like the rendering
+    full = model(images, observed).images
+    expected = ((take_pixels(full, pixels) - take_pixels(images, pixels)) ** 2).mean()
+    torch.testing.assert_close(loss.mse, expected)
+    loss.total.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad), "every parameter learns"
+    with pytest.raises(RuntimeError):
+        prior_loss(out, images)  # a full-size target against a subset rendering is an error, not a broadcast
