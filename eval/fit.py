@@ -93,7 +93,7 @@ class FitConfig:
                 raise ConfigError(message)
 
 
-# Defaults per mode: small enough to finish in minutes on a 2-core CPU (configs/ hold the paper's scale).
+# Defaults per mode: small enough to finish in minutes on a CPU (configs/ hold the paper's scale).
 MODE_DEFAULTS: dict[str, dict] = {
     "image": {"size": "256", "steps": 100, "arch": ["siren", "relu", "tanh", "relu_pe"], "out": "runs/fit-image"},
     "audio": {"seconds": 1.0, "steps": 300, "lr": 1e-4, "first_omega_0": 3000.0, "arch": ["siren", "relu"],

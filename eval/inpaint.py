@@ -1,7 +1,7 @@
 """Complete faces with a trained HyperSiren, measure how well, and show it (SIREN Sec. 4.4, Table 2).
 
     python eval/inpaint.py --mask center                                  # shipped model, CelebA test split
-    python eval/inpaint.py --data ../shared/data/celeba32/test.npz --protocol paper --out runs/eval
+    python eval/inpaint.py --data celeba32/test.npz --protocol paper --out runs/eval    # a local npz
     python eval/inpaint.py --mask random --num_context 100 --refine_steps 50 --limit 500
     python eval/inpaint.py --mask file --mask_path hole.png --render_size 128 --limit 16
     python eval/inpaint.py --method biharmonic --mask random --num_context 1000 --limit 1000   # a classical fill

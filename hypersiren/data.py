@@ -11,11 +11,10 @@ Sources, decided from ``data`` (see :func:`celeba_dataset`):
   otherwise the split is ignored and every split returns the same images.
 
 Preprocessing: the centred square of the shorter side (178x178 of a 178x218 aligned image, 89x89 of the
-89x109 half-size copy; offsets floor((side difference) / 2) as in ``shared/data/celeba32/resize_pack.py``),
-then a resize to ``image_size`` with PIL ``BILINEAR``, which is antialiased when downscaling (torchvision
-``CenterCrop(178)`` + ``Resize`` on PIL images; the shared ``celeba32`` npz was made this way). Deviation:
-the official code used Pillow's default filter of its time, NEAREST. Arrays already at ``image_size`` skip the
-resize. Items are ``(3, H, W)`` float32 in [-1, 1].
+89x109 half-size copy; offsets floor((side difference) / 2)), then a resize to ``image_size`` with PIL
+``BILINEAR``, which is antialiased when downscaling (torchvision ``CenterCrop(178)`` + ``Resize`` on PIL
+images). Deviation: the official code used Pillow's default filter of its time, NEAREST. Arrays already at
+``image_size`` skip the resize. Items are ``(3, H, W)`` float32 in [-1, 1].
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ layer and step, forward plus backward of the loss:
   backward is a sweep in layer order (the adjoint of the gradient, a forward-mode tangent along the
   loss's direction) then one in reverse order (the value's adjoint), in place where it can.
 
-So gradients are supervised through this Function and Laplacians through forward mode. On this CPU the
+So gradients are supervised through this Function and Laplacians through forward mode. On a CPU the
 matmuls are most of the step, so in float32 this is about as fast as autograd; under bfloat16 autocast
 (matmuls and the large elementwise buffers in bfloat16, parameter gradients accumulated in float32) it
 is several times faster. Exact: the same function and parameter gradients, evaluated in another order.

@@ -176,8 +176,8 @@ class HyperSiren(
             pixels: optional ``(S,)`` indices into the flattened grid (row-major); the SIRENs are then
                 evaluated only there and the result is ``(B, C, S)``.
             chunk: render this many samples at a time (same result). On a CPU a small chunk keeps the
-                activations, ``(chunk, H W, hidden_features)``, in cache: rendering 9,613 32x32 images 8 / 16 /
-                64 / 256 at a time took 56 / 67 / 123 / 116 CPU seconds on the development machine.
+                activations, ``(chunk, H W, hidden_features)``, in cache, which costs less CPU time than
+                rendering a large batch at once.
         """
         if chunk is not None and chunk < (batch := generated.batch_size):
             parts = [self.decode(generated.take(s, s + chunk), height, width, pixels) for s in range(0, batch, chunk)]

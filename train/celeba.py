@@ -1,7 +1,7 @@
 """Train the HyperSiren prior on CelebA with Accelerate (SIREN Sec. 4.4, supplement Sec. 9).
 
     accelerate launch train/celeba.py --config configs/celeba32.yaml            # the paper's setup (GPU)
-    accelerate launch train/celeba.py --config configs/celeba32-cpu.yaml --data=../shared/data/celeba32
+    accelerate launch train/celeba.py --config configs/celeba32-cpu.yaml --data=DIR    # {train,val}.npz in DIR
     accelerate launch --multi_gpu --num_processes 2 train/celeba.py ...         # 2 gloo processes on a CPU
     python train/celeba.py --config configs/tiny.yaml --max_steps=10            # one process, no launcher
 
