@@ -14,7 +14,6 @@ The last line is the speed ratio.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # what the benchmarks share
+
+from interleave import Reference, line, parse, parser  # noqa: E402
 
 from hypersiren import Siren, metrics  # noqa: E402
 from hypersiren.coords import grid, image_to_points  # noqa: E402
@@ -74,31 +76,19 @@ def main(args: argparse.Namespace) -> dict:
     model = Siren(2, HIDDEN_FEATURES, HIDDEN_LAYERS, 1, OMEGA_0, OMEGA_0)
     ref = reference_from(model)
     ref_coords = coords.clone().requires_grad_(True)  # as the notebook does
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=LR)
-    ref_times: list[float] = []
-    ref_psnr: dict[int, float] = {}
 
-    def reference_step(step: int) -> None:
-        """One reference update, run after each hypersiren update (same load on both)."""
-        start = time.perf_counter()
+    def forward() -> tuple[torch.Tensor, torch.Tensor]:
         out = ref(ref_coords)
-        loss = ((out - target) ** 2).mean()
-        if step in milestones:  # PSNR after `step` updates
-            ref_psnr[step] = psnr(out, target)
-        if step == args.steps:
-            return
-        ref_opt.zero_grad()
-        loss.backward()
-        ref_opt.step()
-        ref_times.append(time.perf_counter() - start)
+        return ((out - target) ** 2).mean(), out
 
+    reference = Reference(ref, LR, forward, lambda out: psnr(out, target), milestones, args.steps)
     start = time.perf_counter()
     result = fit(
         model, coords, target, steps=args.steps, lr=LR, log_steps=milestones, bf16=args.precision == "bf16",
-        compile=args.compile, progress=False, on_step=reference_step if args.reference else None,
+        compile=args.compile, progress=False, on_step=reference if args.reference else None,
     )  # fmt: skip
     if args.reference:
-        reference_step(args.steps)  # the reference's PSNR after its last update
+        reference(args.steps)  # the reference's PSNR after its last update
     total = time.perf_counter() - start
     ours = {
         "seconds_per_step": result.seconds_per_step,
@@ -107,32 +97,19 @@ def main(args: argparse.Namespace) -> dict:
     }
     report = {"hypersiren": ours}
     if args.reference:
-        median = sorted(ref_times[1:] or ref_times)[len(ref_times[1:] or ref_times) // 2]
-        report["reference"] = {"seconds_per_step": median, "psnr": ref_psnr}
+        report["reference"] = reference.report()
     report["total_seconds"] = total
     return report
 
 
-def _line(name: str, entry: dict) -> str:
-    curve = " / ".join(f"{v:.2f}" for v in entry["psnr"].values())
-    at = " / ".join(str(k) for k in entry["psnr"])
-    return f"{name:>11}: {entry['seconds_per_step']:.3f} s/step (median), PSNR {curve} dB at steps {at}"
+def build_parser() -> argparse.ArgumentParser:
+    p = parser(__doc__, steps=200)
+    p.add_argument("--compile", action="store_true", help="torch.compile hypersiren's model (eager fallback)")
+    return p
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
-    parser.add_argument("--steps", type=int, default=200, help="optimiser steps (default 200)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="hypersiren's matmuls")
-    parser.add_argument("--compile", action="store_true", help="torch.compile hypersiren's model (eager fallback)")
-    parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip the reference")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    if args.steps < 1 or args.size < 2:
-        print("error: --steps must be >= 1 and --size >= 2", file=sys.stderr)
-        sys.exit(2)
-    logging.basicConfig(level=logging.WARNING)
+    args = parse(build_parser())
     report = main(args)
     date = time.strftime("%Y-%m-%d %H:%M")
     print(f"camera {args.size}^2, SIREN 256x3 hidden, Adam {LR:g}, all pixels per step, {args.threads} threads, {date}")
@@ -140,9 +117,9 @@ if __name__ == "__main__":
     flags = args.precision
     if args.compile:
         flags += f", compiled: first step {ours['first_step_seconds']:.1f} s"
-    print(_line("hypersiren", ours) + f" [{flags}]")
+    print(line("hypersiren", ours) + f" [{flags}]")
     if args.reference:
-        print(_line("reference", report["reference"]))
+        print(line("reference", report["reference"]))
         ratio = report["reference"]["seconds_per_step"] / report["hypersiren"]["seconds_per_step"]
         print(f"speed ratio: hypersiren {ratio:.2f}x the reference's steps per second (same run, interleaved)")
     else:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import sys
 import time
 from pathlib import Path
@@ -29,9 +28,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the reference network of fit_image.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the reference network of fit_image.py, interleave.py
 
 from fit_image import HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, psnr, reference_from  # noqa: E402
+from interleave import Reference, cpu_name, line, parse, parser  # noqa: E402
 
 from hypersiren import Siren, operators  # noqa: E402
 from hypersiren.coords import grid, image_to_points  # noqa: E402
@@ -47,18 +47,6 @@ def poisson_target(image: torch.Tensor, supervise: str) -> torch.Tensor:
     if supervise == "gradient":
         return operators.image_gradient(img)[0, 0].flatten(1).T
     return image_to_points(operators.image_laplacian(img))[0]
-
-
-def cpu_name() -> str:
-    """The processor's model name and its bf16 instructions (Linux), for the header."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    isa = "AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16 (no AMX)" if "avx512_bf16" in flags else "no bf16 ISA"
-    return f"{name}, {isa}"
 
 
 @contextlib.contextmanager
@@ -113,26 +101,16 @@ def main(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     model = Siren(2, HIDDEN_FEATURES, HIDDEN_LAYERS, 1, OMEGA_0, OMEGA_0)
     ref = reference_from(model)
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=args.lr)
-    ref_times: list[float] = []
-    ref_psnr: dict[int, float] = {}
 
-    def reference_step(step: int) -> None:
-        """One reference update (the official double backward), run after each hypersiren update."""
-        start = time.perf_counter()
+    def forward() -> tuple[torch.Tensor, torch.Tensor]:
+        """The official double backward: derivatives by autograd with create_graph, then the loss."""
         x = coords.clone().requires_grad_(True)
         out = ref(x)
         derived = operators.gradient(out, x) if args.supervise == "gradient" else operators.laplacian(out, x)
-        loss = ((derived - target) ** 2).mean()
-        if step in milestones:  # PSNR after `step` updates
-            ref_psnr[step] = psnr(align(out.detach(), values), values)
-        if step == args.steps:
-            return
-        ref_opt.zero_grad()
-        loss.backward()
-        ref_opt.step()
-        ref_times.append(time.perf_counter() - start)
+        return ((derived - target) ** 2).mean(), out
 
+    score = lambda out: psnr(align(out.detach(), values), values)  # noqa: E731
+    reference_step = Reference(ref, args.lr, forward, score, milestones, args.steps)
     start = time.perf_counter()
     result = fit(
         model, coords, target, steps=args.steps, lr=args.lr, supervise=args.supervise, reference=values,
@@ -144,16 +122,9 @@ def main(args: argparse.Namespace) -> dict:
     ours = {"seconds_per_step": result.seconds_per_step, "psnr": {s: result.history.at(s) for s in milestones}}
     report = {"hypersiren": ours, "total_seconds": time.perf_counter() - start}
     if args.reference:
-        median = sorted(ref_times[1:] or ref_times)[len(ref_times[1:] or ref_times) // 2]
-        report["reference"] = {"seconds_per_step": median, "psnr": ref_psnr}
+        report["reference"] = reference_step.report()
     report["matmul"] = dominant_matmul(args.size * args.size)
     return report
-
-
-def _line(name: str, entry: dict) -> str:
-    curve = " / ".join(f"{v:.2f}" for v in entry["psnr"].values())
-    at = " / ".join(str(k) for k in entry["psnr"])
-    return f"{name:>11}: {entry['seconds_per_step']:.3f} s/step (median), aligned PSNR {curve} dB at steps {at}"
 
 
 def _matmul_line(n: int, mm: dict) -> str:
@@ -165,25 +136,15 @@ def _matmul_line(n: int, mm: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
-    parser.add_argument("--steps", type=int, default=100, help="optimiser steps (default 100)")
-    parser.add_argument("--supervise", choices=("gradient", "laplacian"), default="gradient")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="hypersiren's matmuls")
-    parser.add_argument("--derivatives", choices=DERIVATIVES, default="fused", help="hypersiren's derivative route")
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
-    parser.add_argument("--no-reference", dest="reference", action="store_false", help="skip the reference")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser
+    p = parser(__doc__, steps=100)
+    p.add_argument("--supervise", choices=("gradient", "laplacian"), default="gradient")
+    p.add_argument("--derivatives", choices=DERIVATIVES, default="fused", help="hypersiren's derivative route")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
+    return p
 
 
 if __name__ == "__main__":
-    args = build_parser().parse_args()
-    if args.steps < 1 or args.size < 2:
-        print("error: --steps must be >= 1 and --size >= 2", file=sys.stderr)
-        sys.exit(2)
-    logging.basicConfig(level=logging.WARNING)
+    args = parse(build_parser())
     report = main(args)
     date = time.strftime("%Y-%m-%d %H:%M")
     n = args.size * args.size
@@ -191,10 +152,10 @@ if __name__ == "__main__":
           f"all pixels per step, {args.threads} threads, {date}")  # fmt: skip
     print(f"{cpu_name()}; {_matmul_line(n, report['matmul'])}")
     ours = report["hypersiren"]
-    print(_line("hypersiren", ours) + f" [{args.precision}, {args.derivatives} derivatives]")
+    print(line("hypersiren", ours, "aligned PSNR") + f" [{args.precision}, {args.derivatives} derivatives]")
     if args.reference:
         ref = report["reference"]
-        print(_line("reference", ref) + " [fp32, official double backward]")
+        print(line("reference", ref, "aligned PSNR") + " [fp32, official double backward]")
         ratio = ref["seconds_per_step"] / ours["seconds_per_step"]
         gap = ours["psnr"][args.steps] - ref["psnr"][args.steps]
         print(f"speed ratio: hypersiren {ratio:.2f}x the reference's steps per second (same run, interleaved); "

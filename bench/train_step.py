@@ -44,6 +44,7 @@ import sys
 import time
 
 import torch
+from interleave import cpu_name  # bench/, the script's folder
 from torch import nn
 
 from hypersiren.losses import prior_loss
@@ -324,18 +325,6 @@ def run_conv(args: argparse.Namespace) -> dict:
     return {"side": "conv", "fp32": seconds["fp32"], "bf16": seconds["bf16"]}
 
 
-def _cpu_name() -> str:
-    """The processor's model name and whether it has AMX tiles (Linux), for the header."""
-    try:
-        info = open("/proc/cpuinfo").read()
-    except OSError:
-        return "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    isa = "AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16 (no AMX)" if "avx512_bf16" in flags else "no bf16 ISA"
-    return f"{name}, {isa}"
-
-
 # --- the driver ----------------------------------------------------------------------------------------------
 
 
@@ -343,8 +332,9 @@ def _child(args: argparse.Namespace, side: str, precision: str) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", side, "--precision", precision,
            "--device", args.device, "--batch_size", str(args.batch_size), "--steps", str(args.steps),
            "--seed", str(args.seed), "--threads", str(args.threads), "--loss_steps", str(args.loss_steps),
-           "--loss_batch_size", str(args.loss_batch_size),
-           "--channels_last" if args.channels_last else "--no-channels_last"]  # fmt: skip
+           "--loss_batch_size", str(args.loss_batch_size)]  # fmt: skip
+    if not args.channels_last:
+        cmd.append("--no_channels_last")
     env = dict(os.environ)
     if args.glibc_tunables and sys.platform == "linux":
         env["GLIBC_TUNABLES"] = GLIBC_TUNABLES
@@ -370,7 +360,7 @@ def main(args: argparse.Namespace) -> dict:
           f"GLIBC_TUNABLES {'on' if args.glibc_tunables else 'off'}", flush=True)  # fmt: skip
     if not cuda:
         conv = _child(args, "conv", "fp32")
-        print(f"  {_cpu_name()}: a 256->256 5x5 conv, fwd+bwd at batch {args.batch_size}: fp32 {conv['fp32']:.3f} s, "
+        print(f"  {cpu_name()}: a 256->256 5x5 conv, fwd+bwd at batch {args.batch_size}: fp32 {conv['fp32']:.3f} s, "
               f"bf16 channels_last {conv['bf16']:.3f} s = {conv['fp32'] / conv['bf16']:.2f}x; the reference's step "
               "is mostly such convolutions, so this bounds the step ratio", flush=True)  # fmt: skip
     rows = [_child(args, "reference", "fp32")]
@@ -409,11 +399,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision", choices=["fp32", "bf16", "tf32", "all"], default="bf16",
                    help="hypersiren's precision: bf16 autocast (default; on CUDA tf32 is added), fp32, tf32 "
                         "(CUDA), or all; the reference is always fp32")  # fmt: skip
-    p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True,
-                   help="hypersiren's encoder weights and inputs in channels_last (its paper_cnn encoder "
-                        "always feeds its convolutions channels_last)")  # fmt: skip
-    p.add_argument("--glibc_tunables", action=argparse.BooleanOptionalAction, default=True,
-                   help="run both sides with train/celeba.py's GLIBC_TUNABLES (malloc keeps freed memory)")  # fmt: skip
+    p.add_argument("--no_channels_last", dest="channels_last", action="store_false",
+                   help="hypersiren's encoder weights and inputs in the default layout, not channels_last (its "
+                        "paper_cnn encoder always feeds its convolutions channels_last)")  # fmt: skip
+    p.add_argument(
+        "--no_glibc_tunables",
+        dest="glibc_tunables",
+        action="store_false",
+        help="run both sides without the training script's GLIBC_TUNABLES (malloc keeps freed memory)",
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for both sides")
     p.add_argument("--loss_steps", type=int, default=3, help="training steps of the loss check")
