@@ -8,20 +8,14 @@
     python eval/inpaint.py --image photo.jpg --mask_path hole.png --render_size 256  # one picture of yours
 
 Writes ``OUT/metrics.json`` (means per setting, plus ``meta``), ``OUT/per_image.csv`` and one figure per
-setting, ``OUT/grid_{setting}.png`` (ground truth | observed | inpainted [| refined] [| rendered at
-``--render_size``]), prints a table, and ends with a one-line summary. The work is the library's:
-:mod:`hypersiren.inpainting` (settings, the loop, one picture), :mod:`hypersiren.sources` (model and data),
-:mod:`hypersiren.figures` and :mod:`hypersiren.reports` (what is written).
-
-Metrics (:func:`hypersiren.metrics.inpainting_metrics`), per image on [0, 1], then averaged: ``mse`` is the
-paper's (the raw SIREN output clipped, every pixel, context included); ``mse_missing`` / ``psnr_missing`` cover
-the missing pixels only; ``ssim`` and ``lpips`` compare the completed image (observed pixels pasted back).
-``--protocol paper`` evaluates context 10, 100, 1000 (Bernoulli p = N / (H W), as the official code tests its
-CNN encoder; ``--context_sampling exact`` draws exactly N pixels, the CNP protocol), half and full, beside the
-paper's numbers. ``--method mean|nearest|linear|biharmonic`` replaces the model by a classical fill
-(:mod:`hypersiren.classical`) under the same masks and metrics. ``--image PATH`` completes one picture of any
-size (centre-cropped to a square and resized like the training faces, its ``--mask_path`` mask alike) and
-writes ``OUT/{name}_observed.png``, ``_completed.png``, ``_rendered{S}.png`` and ``OUT/metrics.json``.
+setting, ``OUT/grid_{setting}.png``, prints a table, and ends with a one-line summary. Metrics: the paper's
+``mse`` (raw output clipped, every pixel, [0, 1]), ``*_missing`` over the hole, ``ssim`` / ``lpips`` of the
+completed image (:func:`hypersiren.metrics.inpainting_metrics`). ``--protocol paper`` evaluates context 10, 100,
+1000 (Bernoulli p = N / (H W) as the official test; ``--context_sampling exact``: the CNP protocol), half and
+full beside the paper's numbers; ``--method`` a classical fill (:mod:`hypersiren.classical`) under the same masks;
+``--image`` one picture of any size, written as ``OUT/{name}_observed.png``, ``_completed.png`` and
+``_rendered{S}.png``. The work is the library's: :mod:`hypersiren.inpainting`, :mod:`hypersiren.sources`,
+:mod:`hypersiren.figures`, :mod:`hypersiren.reports`.
 """
 
 from __future__ import annotations
@@ -38,11 +32,11 @@ from hypersiren import classical, config, perceptual, scripts, seeds
 from hypersiren.config import ConfigError
 from hypersiren.data import IMAGE_SUFFIXES
 from hypersiren.figures import inpainting_grid
-from hypersiren.inpainting import PAPER, RefineOptions, complete_picture, evaluate, mean, settings, summarize
+from hypersiren.inpainting import PAPER, RefineOptions, complete_picture, evaluate, settings
 from hypersiren.masks import KINDS, make_observed
 from hypersiren.metrics import inpainting_metrics
 from hypersiren.picture import check_hole, load_picture
-from hypersiren.reports import fmt, table, write_csv, write_json
+from hypersiren.reports import csv_rows, fmt, mean, summarize, table, write_csv, write_json
 from hypersiren.signals import save_image
 from hypersiren.sources import load_images, load_model, model_image_size
 
@@ -162,9 +156,7 @@ def main(cfg: InpaintConfig) -> dict:
         results[key] = {**summarize(per_image), "mask": kind, "num_context": num_context, "images": len(images),
                         "mean_observed": counts.float().mean().item(), "seconds": round(time.perf_counter() - t, 2),
                         **({"paper": PAPER[key]} if key in PAPER else {})}  # fmt: skip
-        columns = {"num_observed": counts.tolist(), **{n: v.tolist() for n, v in per_image.items()}}
-        rows += [{"setting": key, "index": i, **{n: f"{v[i]:.6g}" for n, v in columns.items()}}
-                 for i in range(len(images))]  # fmt: skip
+        rows += csv_rows(key, counts, per_image)
         inpainting_grid(shown, out / f"grid_{key}.png", f"{data_name} | {key} | {name}")
     results["meta"] = {"data": data_name, "method": cfg.method, "model": name if model else None, "image_size": size,
                        "seed": cfg.seed, "lpips": LPIPS if lpips_model else "unavailable",
@@ -176,7 +168,7 @@ def main(cfg: InpaintConfig) -> dict:
                        "kept)"}  # fmt: skip
     write_json(results, out / "metrics.json")
     write_csv(rows, out / "per_image.csv")
-    print(results_table(results, plan, cfg))
+    print(table(results, [s.key for s in plan], refined=cfg.refine_steps > 0, paper=cfg.protocol == "paper"))
     first = results[plan[0].key]
     print(f"inpainted {data_name} with {name} ({', '.join(s.key for s in plan)}): MSE {fmt(first['mse'])}, "
           f"PSNR(missing) {fmt(first['psnr_missing'], 2)} dB, SSIM {fmt(first['ssim'], 3)}, LPIPS "
@@ -235,23 +227,6 @@ def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
           f"pixels, {kind}): PSNR over the hole {fmt(result['psnr_missing'], 2)} dB, SSIM {fmt(result['ssim'], 3)} "
           f"-> {out / written[1]}, {written[2]}")  # fmt: skip
     return results
-
-
-def results_table(results: dict, plan, cfg: InpaintConfig) -> str:
-    """The printed table: a row per setting (and the paper's numbers under ``--protocol paper``)."""
-    header = ["setting", "MSE", "PSNR", "MSE miss", "PSNR miss", "SSIM", "LPIPS"]
-    header += ["MSE ref", "PSNR miss ref"] * (cfg.refine_steps > 0) + list(PAPER["10"]) * (cfg.protocol == "paper")
-    rows = [header]
-    for key, _, _ in plan:
-        r = results[key]
-        row = [key, fmt(r["mse"]), fmt(r["psnr"], 2), fmt(r["mse_missing"]), fmt(r["psnr_missing"], 2),
-               fmt(r["ssim"], 3), fmt(r["lpips"], 3)]  # fmt: skip
-        if cfg.refine_steps > 0:
-            row += [fmt(r["refined"]["mse"]), fmt(r["refined"]["psnr_missing"], 2)]
-        if cfg.protocol == "paper":
-            row += [fmt(PAPER.get(key, {}).get(paper), 3) for paper in PAPER["10"]]
-        rows.append(row)
-    return table(rows)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

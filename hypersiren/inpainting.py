@@ -14,7 +14,6 @@ The model never sees a missing pixel: it is given ``context``, the image with ze
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -171,20 +170,6 @@ def evaluate(
             for name, value in (("truth", x), ("context", context), ("observed", obs)):
                 shown.setdefault(name, []).append(value[:k].cpu())
     return Evaluation({k: torch.cat(v) for k, v in per_image.items()}, {k: torch.cat(v) for k, v in shown.items()})
-
-
-def mean(values: torch.Tensor) -> float | None:
-    """The mean over the finite values; None when there is none (JSON has no NaN or infinity)."""
-    finite = values[~torch.isnan(values)]
-    value = finite.double().mean().item() if len(finite) else math.nan
-    return value if math.isfinite(value) else None
-
-
-def summarize(per_image: dict[str, torch.Tensor]) -> dict:
-    """Means of :func:`evaluate`'s per-image metrics, the refined ones under ``"refined"``."""
-    out = {name: mean(v) for name, v in per_image.items() if not name.startswith("refined_")}
-    refined = {name.removeprefix("refined_"): mean(v) for name, v in per_image.items() if name.startswith("refined_")}
-    return {**out, "refined": refined} if refined else out
 
 
 class PictureCompletion(NamedTuple):
