@@ -20,6 +20,7 @@ import argparse
 import functools
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ import torch
 
 from hypersiren import pretrained, seeds
 from hypersiren.data import DataError, to_uint8
-from hypersiren.extras import require
+from hypersiren.extras import MissingExtraError, require
 from hypersiren.inpainting import RefineOptions, complete_picture
 from hypersiren.masks import MaskError, make_observed
 from hypersiren.metrics import psnr, to_unit
@@ -296,6 +297,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Start the page (blocks until interrupted)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage reports, no version check
     args = build_parser().parse_args(argv)
+    try:
+        require("gradio", "demo")
+    except MissingExtraError as err:  # before loading anything: the one thing to do is install the extra
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     model, line = load(args.model)
     print(line)
     if model is not None and (examples := sorted(EXAMPLES_DIR.glob("*.jpg"))):
