@@ -20,9 +20,9 @@ from hypersiren.metrics import to_unit
 from hypersiren.signals import Signal
 
 
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend."""
-    matplotlib = require("matplotlib", "eval")
+def _pyplot(extra: str):
+    """matplotlib's pyplot on the file-only Agg backend (or the error naming the script's extra)."""
+    matplotlib = require("matplotlib", extra)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -37,7 +37,7 @@ def inpainting_grid(shown: Mapping[str, torch.Tensor], path: str | Path, title: 
             ``inpainted``, optionally ``refined_inpainted``, ``rendered`` and ``refined_rendered``; images on
             [-1, 1], ``(n, C, S, S)`` (renderings may be larger: every column is upsampled to the largest side).
     """
-    plt = _pyplot()
+    plt = _pyplot("eval")
     hole = torch.tensor(HOLE_COLOUR)[:, None, None] / 255
     context = torch.where(shown["observed"], to_unit(shown["context"]), hole)  # the missing pixels coloured
     columns = [("ground truth", to_unit(shown["truth"])), ("observed", context),
@@ -99,7 +99,7 @@ def fit_figure(
         target: a Poisson problem's supervision as ``(label, (N, 1))``, shown beside the ground truth.
         derivatives: a SIREN's gradient magnitude and Laplacian ``(N,)``, shown last.
     """
-    plt = _pyplot()
+    plt = _pyplot("fit")
     values, archs = signal.values, list(results)
     if signal.kind == "image":
         panels = [("ground truth", values, False)]
