@@ -206,12 +206,14 @@ def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
     out, stem = Path(cfg.out), Path(cfg.image).stem
     out.mkdir(parents=True, exist_ok=True)
     files = {"observed": done.shown, "completed": done.completed, f"rendered{render_size}": done.rendered,
-             **({"refined": done.refined} if done.refined is not None else {})}  # fmt: skip
+             **({"refined": done.refined, f"refined_rendered{render_size}": done.refined_rendered}
+                if done.refined is not None else {})}  # fmt: skip
     for suffix, image in files.items():
         save_image(out / f"{stem}_{suffix}.png", image[0])
     shown = {"truth": done.image, "context": torch.where(done.observed, done.image, 0.0), "observed": done.observed,
              "inpainted": done.completed, "rendered": done.rendered,
-             **({"refined_inpainted": done.refined} if done.refined is not None else {})}  # fmt: skip
+             **({"refined_inpainted": done.refined, "refined_rendered": done.refined_rendered}
+                if done.refined is not None else {})}  # fmt: skip
     inpainting_grid({k: v.cpu() for k, v in shown.items()}, out / f"grid_{stem}.png",
                     f"{Path(cfg.image).name} | {kind} | {name}")  # fmt: skip
     written = [f"{stem}_{suffix}.png" for suffix in files]

@@ -127,8 +127,8 @@ def complete(
         center_frac: side of the ``center`` hole / the model's side.
         num_context: observed pixels for ``random``.
         scale: the larger rendering's side / the model's side.
-        refine_steps: test-time Adam steps on the observed pixels (the completion only: the larger rendering
-            stays the encoder's SIREN).
+        refine_steps: test-time Adam steps on the observed pixels (then both the completion and the larger
+            rendering show the refined SIREN).
         refine_lr: their learning rate.
         seed: seeds the ``random`` preset.
 
@@ -166,12 +166,12 @@ def complete(
         notes.append(f"{loaded.marked_outside:.0%} of the painted area lies outside that square and is ignored.")
     done = complete_picture(model, loaded.image, observed, scale * size, RefineOptions(int(refine_steps), refine_lr))
     completed = done.completed if done.refined is None else done.refined  # (1, 3, S, S), observed pixels kept
+    rendered = done.rendered if done.refined_rendered is None else done.refined_rendered
     if done.refined is not None:
-        notes.append(f"Refined for {int(refine_steps)} steps on the observed pixels; the larger rendering shows the "
-                     f"encoder's SIREN, before refinement.")  # fmt: skip
+        notes.append(f"Refined for {int(refine_steps)} steps on the observed pixels (both pictures).")
     missing = ~done.observed
     psnr_hole = psnr(to_unit(completed), to_unit(done.image), missing).item()
-    return DemoResult(_image(done.shown), _image(completed), _image(done.rendered), psnr_hole, int(missing.sum()),
+    return DemoResult(_image(done.shown), _image(completed), _image(rendered), psnr_hole, int(missing.sum()),
                       time.perf_counter() - t0, notes)  # fmt: skip
 
 

@@ -183,6 +183,7 @@ class PictureCompletion(NamedTuple):
         completed: the completion, observed pixels kept.
         rendered: the same SIREN at ``render_size``, ``(1, C, R, R)``.
         refined: the refined completion (observed pixels kept), or None.
+        refined_rendered: the refined SIREN at ``render_size``, or None.
     """
 
     image: torch.Tensor
@@ -191,7 +192,8 @@ class PictureCompletion(NamedTuple):
     raw: torch.Tensor
     completed: torch.Tensor
     rendered: torch.Tensor
-    refined: torch.Tensor | None = None
+    refined: torch.Tensor | None
+    refined_rendered: torch.Tensor | None = None
 
 
 def complete_picture(
@@ -214,11 +216,14 @@ def complete_picture(
     with torch.inference_mode():
         out = model(context, obs)
         rendered = model.decode(out.generated, render_size, render_size).clamp(-1, 1)  # (1, C, R, R)
-    refined = None
+    refined = refined_rendered = None
     if refine_options.steps > 0:
         r = refine_options
-        result = refine(model, context, obs, r.steps, r.lr, r.weights, anchor=r.anchor, holdout=r.holdout)
+        result = refine(model, context, obs, r.steps, r.lr, r.weights, latent=out.latent, anchor=r.anchor,
+                        holdout=r.holdout)  # fmt: skip
         refined = paste_observed(result.images, x, obs)
+        with torch.inference_mode():
+            refined_rendered = model.decode(result.generated, render_size, render_size).clamp(-1, 1)
     colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32, device=device)[:, None, None] / 127.5 - 1
     return PictureCompletion(x, obs, torch.where(obs, x, colour), out.images, paste_observed(out.images, x, obs),
-                             rendered, refined)  # fmt: skip
+                             rendered, refined, refined_rendered)  # fmt: skip

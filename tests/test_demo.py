@@ -65,6 +65,8 @@ def test_refinement_keeps_observed_pixels(model):
     r = complete(model, _picture(64, 64), [_layer(64, 64, (16, 16, 48, 48))], refine_steps=3, scale=2)
     x = load_picture(_picture(64, 64), SIZE).image.permute(1, 2, 0).numpy()
     assert np.array_equal(r.completed[:4], x[:4]) and "Refined for 3 steps" in " ".join(r.notes)
+    plain = complete(model, _picture(64, 64), [_layer(64, 64, (16, 16, 48, 48))], refine_steps=0, scale=2)
+    assert not np.array_equal(r.rendered, plain.rendered), "the larger rendering shows the refined SIREN"
 
 
 def test_bad_inputs_each_give_their_message(model, tmp_path):
