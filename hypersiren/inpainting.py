@@ -101,23 +101,26 @@ def complete(
     encoder_dtype: torch.dtype | None = None,
     refine_options: RefineOptions = NO_REFINEMENT,
     generator: torch.Generator | None = None,
-) -> dict[str, tuple[torch.Tensor, Generated | None]]:
-    """One batch completed: ``{"": (raw, generated)}``, plus ``"refined_"`` with a refinement.
+) -> tuple[dict[str, tuple[torch.Tensor, Generated | None]], dict[str, torch.Tensor]]:
+    """One batch completed: ``{"": (raw, generated)}``, plus ``"refined_"`` with a refinement; and per-image extras.
 
     ``raw`` ``(B, C, H, W)`` is the model's output, not clamped (for a classical ``method``, the filled image and
-    no SIRENs). ``generator`` draws the refinement's held-out pixels.
+    no SIRENs). ``generator`` draws the refinement's held-out pixels. The extras, ``(B,)`` each, are the
+    refinement's selection loss before and after (:class:`hypersiren.refine.RefineResult`): with a hold-out,
+    the MSE over the held-out observed pixels, which needs no ground truth.
     """
     if model is None:
-        return {"": (classical.fill(context, observed, method), None)}
+        return {"": (classical.fill(context, observed, method), None)}, {}
     with torch.inference_mode():
         out = model(context, observed, chunk=chunk, encoder_dtype=encoder_dtype)
-    outputs = {"": (out.images, out.generated)}
+    outputs, extras = {"": (out.images, out.generated)}, {}
     r = refine_options
     if r.steps > 0:
         refined = refine(model, context, observed, r.steps, r.lr, r.weights, latent=out.latent, anchor=r.anchor,
                          holdout=r.holdout, generator=generator)  # fmt: skip
         outputs["refined_"] = (refined.images, refined.generated)
-    return outputs
+        extras = {"refine_selection_before": refined.loss_before, "refine_selection_after": refined.loss_after}
+    return outputs, extras
 
 
 def evaluate(
@@ -153,8 +156,10 @@ def evaluate(
         x = to_model_range(images[start : start + batch_size]).to(device)  # (B, C, S, S)
         obs = observed[start : start + batch_size].to(device)  # (B, 1, S, S)
         context = torch.where(obs, x, torch.zeros_like(x))
-        outputs = complete(model, context, obs, method=method, chunk=chunk, encoder_dtype=encoder_dtype,
-                           refine_options=refine_options, generator=seeds.generator(seed, start))  # fmt: skip
+        outputs, extras = complete(model, context, obs, method=method, chunk=chunk, encoder_dtype=encoder_dtype,
+                                   refine_options=refine_options, generator=seeds.generator(seed, start))  # fmt: skip
+        for name, value in extras.items():
+            per_image.setdefault(name, []).append(value.detach().cpu())
         k = max(0, num_shown - start)  # how many of this batch the figure shows
         for prefix, (raw, generated) in outputs.items():
             filled = paste_observed(raw, x, obs)
