@@ -30,6 +30,19 @@ def test_center_counts():
     assert (~make_observed("center", 1, 32, 32, center_frac=0.25)).sum().item() == 8 * 8
 
 
+def test_masks_scale_with_the_image_at_64():
+    """At 64x64 the centre hole is the middle half of each side (32x32), a half is 2048 pixels, and random /
+    bernoulli take the count given (the scaled protocol's 4x counts)."""
+    hole = ~make_observed("center", 2, 64, 64)[:, 0]
+    assert hole.sum().item() == 2 * 32 * 32 and hole[:, 16:48, 16:48].all()
+    for kind in ("half", "half_bottom", "half_left", "half_right"):
+        assert make_observed(kind, 2, 64, 64).sum().item() == 2 * 2048, kind
+    assert make_observed("random", 3, 64, 64, num_context=4000, generator=gen(0)).sum(dim=(1, 2, 3)).eq(4000).all()
+    rate = make_observed("bernoulli", 64, 64, 64, num_context=400, generator=gen(0)).float().mean().item()
+    assert abs(rate - 400 / 4096) < 0.01, rate
+    assert make_observed("brush", 4, 64, 64, generator=gen(0)).shape == (4, 1, 64, 64)
+
+
 @pytest.mark.parametrize(
     ("kind", "rows", "cols"),
     [

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import safetensors.torch
 import torch
@@ -17,8 +18,10 @@ from helpers import ROOT, checkout_env, load_script, write_npz_split
 from hypersiren import HyperSiren
 from hypersiren.config import ConfigError
 from hypersiren.data import DataError
+from hypersiren.masks import make_observed
 
 celeba = load_script("train/celeba.py")
+GRID_EMA_FLIP = ("--encoder=grid", "--hypernet=grid", "--grid_dim=8", "--ema_decay=0.9", "--hflip=true")
 
 
 def _cfg(tmp_path, *extra: str, device: torch.device | None = None):
@@ -46,6 +49,31 @@ def test_tiny_training_exports_a_loadable_model(tmp_path, device):
         assert text in card, (text, card)
 
 
+def test_64x64_grid_training_exports_a_strict_checkpoint(tmp_path):
+    """The 64x64 path (issue 10) on tiny synthetic faces: a grid prior trains on a pixel subset, exports, loads
+    strictly, and completes and renders at 64; a prior trained at 16 renders the same faces at 64 too."""
+    data = write_npz_split(tmp_path / "data64", size=64, counts=(("train", 8), ("val", 4), ("test", 4)))
+    cfg = celeba.parse_args(["--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}", "--image_size=64",
+                             *GRID_EMA_FLIP, "--render_pixels=512", "--max_steps=2", "--checkpoint_every=2",
+                             "--eval_every=2", "--context_min=40", "--context_max=4097", "--val_limit=4",
+                             f"--output_dir={tmp_path / 'run'}", "--cpu=true"])  # fmt: skip
+    metrics = celeba.main(cfg)
+    assert {"mse_ctx100", "mse_ctx1000", "mse_center", "mse_full"} <= set(metrics)
+    model = HyperSiren.from_pretrained(tmp_path / "run")  # strict: every tensor present, nothing extra
+    assert model.config.image_size == 64 and model.config.encoder == "grid"
+    faces = torch.from_numpy(np.load(data / "test.npz")["images"]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    for kind in ("center", "half", "random", "bernoulli", "brush", "full"):
+        observed = make_observed(kind, 4, 64, 64, num_context=400, generator=torch.Generator().manual_seed(0))
+        completed = model.inpaint(faces, observed)
+        assert completed.shape == (4, 3, 64, 64), kind
+        assert torch.equal(completed[observed.expand_as(completed)], faces[observed.expand_as(faces)]), kind
+    celeba.main(_cfg(tmp_path, "--max_steps=1", f"--output_dir={tmp_path / 'run16'}"))
+    small = HyperSiren.from_pretrained(tmp_path / "run16")
+    assert small.config.image_size == 16
+    low = torch.nn.functional.interpolate(faces, size=16, mode="bilinear", antialias=True)
+    assert small.render(low, make_observed("center", 4, 16, 16), 64, 64).shape == (4, 3, 64, 64)
+
+
 def test_loss_decreases(tmp_path):
     untrained = celeba.main(_cfg(tmp_path, "--max_steps=0", f"--output_dir={tmp_path / 'untrained'}"))
     trained = celeba.main(_cfg(tmp_path, "--max_steps=200", "--eval_every=1000", "--checkpoint_every=1000",
@@ -56,9 +84,6 @@ def test_loss_decreases(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     mse = [r["mse"] for r in records if "mse" in r]
     assert sum(mse[-10:]) < sum(mse[:10]), "training MSE did not go down"
-
-
-GRID_EMA_FLIP = ("--encoder=grid", "--hypernet=grid", "--grid_dim=8", "--ema_decay=0.9", "--hflip=true")
 
 
 @pytest.mark.parametrize("extra", [(), GRID_EMA_FLIP], ids=["film", "grid-ema-hflip"])
@@ -137,22 +162,22 @@ def test_missing_data_path_is_named(tmp_path):
         celeba.main(cfg)
 
 
-def _launch(tmp_path, *launch_args: str) -> subprocess.CompletedProcess:
+def _launch(tmp_path, *launch_args: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     data = write_npz_split(tmp_path / "data")
     launcher = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, "--num_machines=1",
                 "--mixed_precision=no", "--dynamo_backend=no"]  # fmt: skip
     script = [str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}",
-              f"--output_dir={tmp_path / 'run'}"]  # fmt: skip
+              f"--output_dir={tmp_path / 'run'}", *extra]  # fmt: skip
     cmd = launcher + script
     env = checkout_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")  # gloo on the CPU
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("processes", [1, 2])
-def test_accelerate_launch(tmp_path, processes):
+@pytest.mark.parametrize(("processes", "extra"), [(1, ()), (2, ()), (2, GRID_EMA_FLIP)], ids=["1", "2", "2-grid"])
+def test_accelerate_launch(tmp_path, processes, extra):
     args = ["--cpu", "--num_processes=1"] if processes == 1 else ["--multi_gpu", "--num_processes=2"]
-    result = _launch(tmp_path, *args)
+    result = _launch(tmp_path, *args, extra=extra)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"processes: {processes} " in result.stdout, result.stdout[-2000:]
     assert (tmp_path / "run" / "model.safetensors").is_file()
