@@ -27,6 +27,23 @@ def test_shipped_prior_loads_by_name_from_another_directory(tmp_path, monkeypatc
     assert not model.training and model.config.channels == 3 and model.config.image_size >= 16
 
 
+@pytest.mark.parametrize("name", pretrained.available())
+def test_every_shipped_prior_completes_at_its_size_with_a_true_card(name):
+    """Each shipped prior loads strictly, keeps the observed pixels, renders larger, and its card names its
+    data, machine and test metrics (no template text)."""
+    model = HyperSiren.from_pretrained(name)
+    size = model.config.image_size
+    images, observed = _batch(size)
+    completed = model.inpaint(images, observed)
+    assert completed.shape == (2, 3, size, size) and completed.abs().max() <= 1
+    assert torch.equal(completed[observed.expand_as(images)], images[observed.expand_as(images)])
+    assert model.render(images, observed, 2 * size, 2 * size).shape == (2, 3, 2 * size, 2 * size)
+    card = (pretrained.path(name) / "README.md").read_text()
+    for text in (f"from_pretrained(\"{name}\")", "## Test metrics", "2 CPU cores", "train/celeba.py --config"):
+        assert text in card, (name, text)
+    assert "@@" not in card and "More Information Needed" not in card
+
+
 def test_unknown_name_lists_the_shipped(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CheckpointError, match=f"unknown model 'celeba99'.*{pretrained.DEFAULT}"):

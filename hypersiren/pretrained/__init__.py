@@ -1,12 +1,12 @@
 """The priors shipped inside the package, by name: ``HyperSiren.from_pretrained("celeba32")``.
 
 Every subfolder of this folder that holds a ``config.json`` is a shipped prior, named after the folder
-(``celeba32/``: ``config.json``, ``model.safetensors``, ``README.md`` model card). Nothing here is
+(``celeba32/``, ``celeba64/``: ``config.json``, ``model.safetensors``, ``README.md`` model card). Nothing here is
 hard-coded, so a prior added later is found the same way.
 
     >>> import hypersiren.pretrained
     >>> hypersiren.pretrained.available()
-    ['celeba32']
+    ['celeba32', 'celeba64']
 """
 
 from __future__ import annotations
