@@ -39,7 +39,7 @@ def test_every_shipped_prior_completes_at_its_size_with_a_true_card(name):
     assert torch.equal(completed[observed.expand_as(images)], images[observed.expand_as(images)])
     assert model.render(images, observed, 2 * size, 2 * size).shape == (2, 3, 2 * size, 2 * size)
     card = (pretrained.path(name) / "README.md").read_text()
-    for text in (f"from_pretrained(\"{name}\")", "## Test metrics", "2 CPU cores", "train/celeba.py --config"):
+    for text in (f'from_pretrained("{name}")', "## Test metrics", "2 CPU cores", "train/celeba.py --config"):
         assert text in card, (name, text)
     assert "@@" not in card and "More Information Needed" not in card
 
