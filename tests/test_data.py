@@ -166,7 +166,7 @@ def test_bad_inputs_raise_data_error(tmp_path: Path, make, split: str, match: st
     assert split == "holdout" or str(tmp_path) in str(info.value), f"message does not name the path: {info.value}"
 
 
-@pytest.mark.skipif("HYPERSIREN_SHARED_DATA" not in os.environ, reason="set HYPERSIREN_SHARED_DATA=/work/shared/data")
+@pytest.mark.skipif("HYPERSIREN_SHARED_DATA" not in os.environ, reason="set HYPERSIREN_SHARED_DATA=../shared/data")
 def test_shared_celeba32_test_split() -> None:
     dataset = celeba_dataset(os.path.join(os.environ["HYPERSIREN_SHARED_DATA"], "celeba32"), split="test")
     assert dataset.images.shape == (9613, 3, 32, 32), "official test ids < 192600: 9,613 images"
