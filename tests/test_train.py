@@ -17,7 +17,7 @@ from helpers import ROOT, checkout_env, load_script, write_npz_split
 
 from hypersiren import HyperSiren
 from hypersiren.config import ConfigError
-from hypersiren.data import DataError
+from hypersiren.data import DataError, to_model_range
 from hypersiren.masks import make_observed
 
 celeba = load_script("train/celeba.py")
@@ -61,7 +61,7 @@ def test_64x64_grid_training_exports_a_strict_checkpoint(tmp_path):
     assert {"mse_ctx100", "mse_ctx1000", "mse_center", "mse_full"} <= set(metrics)
     model = HyperSiren.from_pretrained(tmp_path / "run")  # strict: every tensor present, nothing extra
     assert model.config.image_size == 64 and model.config.encoder == "grid"
-    faces = torch.from_numpy(np.load(data / "test.npz")["images"]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    faces = to_model_range(torch.from_numpy(np.load(data / "test.npz")["images"]).permute(0, 3, 1, 2))
     for kind in ("center", "half", "random", "bernoulli", "brush", "full"):
         observed = make_observed(kind, 4, 64, 64, num_context=400, generator=torch.Generator().manual_seed(0))
         completed = model.inpaint(faces, observed)
