@@ -67,7 +67,8 @@ class InpaintConfig:
     # the model's completion
     batch_size: int = 256  # images per forward pass
     decode_chunk: int = 8  # render the SIRENs this many images at a time (same results)
-    bf16_encoder: bool = True  # the encoder under bf16 autocast (latent within 1%); SIREN in fp32
+    bf16_encoder: bool = True  # the encoder under bf16 autocast (latent within 1%)
+    bf16_render: bool = False  # the SIRENs rendered under bf16 autocast too (as in training; faster, see README)
     render_size: int | None = None  # also render the SIRENs at this side in the figure (--image: 8x)
     refine_steps: int = 0  # test-time Adam steps on the observed pixels
     refine_lr: float = 1e-2  # Adam learning rate of the refinement
@@ -150,6 +151,7 @@ def main(cfg: InpaintConfig) -> dict:
         observed, t = masks(index, len(images)), time.perf_counter()
         per_image, shown = evaluate(images, observed, model, method=cfg.method, batch_size=cfg.batch_size,
                                     chunk=cfg.decode_chunk, encoder_dtype=torch.bfloat16 if cfg.bf16_encoder else None,
+                                    render_dtype=torch.bfloat16 if cfg.bf16_render else None,
                                     refine_options=cfg.refine_options, seed=cfg.seed, render_size=cfg.render_size,
                                     lpips_model=lpips_model, device=cfg.device)  # fmt: skip
         counts = observed.sum((1, 2, 3))
@@ -161,6 +163,7 @@ def main(cfg: InpaintConfig) -> dict:
     results["meta"] = {"data": data_name, "method": cfg.method, "model": name if model else None, "image_size": size,
                        "seed": cfg.seed, "lpips": LPIPS if lpips_model else "unavailable",
                        "refine": cfg.refine_options._asdict(), "bf16_encoder": cfg.bf16_encoder,
+                       "bf16_render": cfg.bf16_render,
                        "seconds": round(time.perf_counter() - t0, 2),
                        "cpu_seconds": round(time.process_time() - cpu0, 2), "threads": torch.get_num_threads(),
                        "definitions": "mse: paper's (raw output clipped, all pixels, [0,1]; for a classical fill the "

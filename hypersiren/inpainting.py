@@ -99,6 +99,7 @@ def complete(
     method: str = "model",
     chunk: int | None = None,
     encoder_dtype: torch.dtype | None = None,
+    render_dtype: torch.dtype | None = None,
     refine_options: RefineOptions = NO_REFINEMENT,
     generator: torch.Generator | None = None,
 ) -> tuple[dict[str, tuple[torch.Tensor, Generated | None]], dict[str, torch.Tensor]]:
@@ -112,7 +113,7 @@ def complete(
     if model is None:
         return {"": (classical.fill(context, observed, method), None)}, {}
     with torch.inference_mode():
-        out = model(context, observed, chunk=chunk, encoder_dtype=encoder_dtype)
+        out = model(context, observed, chunk=chunk, encoder_dtype=encoder_dtype, render_dtype=render_dtype)
     outputs, extras = {"": (out.images, out.generated)}, {}
     r = refine_options
     if r.steps > 0:
@@ -132,6 +133,7 @@ def evaluate(
     batch_size: int = 256,
     chunk: int | None = 8,
     encoder_dtype: torch.dtype | None = None,
+    render_dtype: torch.dtype | None = None,
     refine_options: RefineOptions = NO_REFINEMENT,
     seed: int = 0,
     render_size: int | None = None,
@@ -145,7 +147,7 @@ def evaluate(
         images: ``(N, C, S, S)`` uint8.
         observed: ``(N, 1, S, S)`` bool.
         model: the prior; None for a classical ``method``, whose fill then stands for the model's output.
-        chunk, encoder_dtype: see :meth:`hypersiren.HyperSiren.forward`.
+        chunk, encoder_dtype, render_dtype: see :meth:`hypersiren.HyperSiren.forward`.
         seed: with the batch's first index, seeds the refinement's held-out pixels.
         render_size: also render the shown images' SIRENs at this side.
         lpips_model: from :func:`hypersiren.perceptual.load_lpips`; None reports LPIPS as NaN.
@@ -157,6 +159,7 @@ def evaluate(
         obs = observed[start : start + batch_size].to(device)  # (B, 1, S, S)
         context = torch.where(obs, x, torch.zeros_like(x))
         outputs, extras = complete(model, context, obs, method=method, chunk=chunk, encoder_dtype=encoder_dtype,
+                                   render_dtype=render_dtype,
                                    refine_options=refine_options, generator=seeds.generator(seed, start))  # fmt: skip
         for name, value in extras.items():
             per_image.setdefault(name, []).append(value.detach().cpu())

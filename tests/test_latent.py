@@ -15,6 +15,16 @@ def test_interpolation_is_exact_at_grid_points():
     torch.testing.assert_close(points, codes.flatten(2).transpose(1, 2), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("size", [16, 32, 64, 33])
+def test_rendering_at_the_grid_own_pixels_is_a_gather(size):
+    codes = torch.randn(2, 3, size, size)
+    points = interpolate_grid(codes, grid(size, size))  # every point on a code: bit for bit the code
+    assert torch.equal(points, codes.flatten(2).transpose(1, 2))
+    codes.requires_grad_(True)
+    interpolate_grid(codes, grid(size, size)[5:7]).sum().backward()
+    assert codes.grad.sum().item() == 2 * 2 * 3 and (codes.grad != 0).sum().item() == 2 * 2 * 3
+
+
 def test_interpolation_reproduces_a_bilinear_function_between_points():
     # f(y, x) = a + b y + c x + d y x is bilinear, so bilinear interpolation of its samples is exact anywhere
     a, b, c, d = 0.3, -1.2, 0.7, 2.0

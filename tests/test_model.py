@@ -221,6 +221,20 @@ def test_encoder_dtype_runs_the_encoder_in_bf16_and_returns_float32():
     torch.testing.assert_close(chunked, model(images, observed, encoder_dtype=torch.bfloat16).images)
 
 
+def test_render_dtype_renders_in_bf16_and_returns_float32():
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid")).eval()
+    images, observed = _batch(16)
+    exact = model(images, observed).images
+    fast = model(images, observed, render_dtype=torch.bfloat16).images
+    assert fast.dtype == torch.float32 and fast.shape == exact.shape
+    assert not torch.equal(fast, exact), "autocast did not reach the rendering"
+    torch.testing.assert_close(fast, exact, rtol=0.05, atol=0.05)
+    torch.testing.assert_close(model(images, observed, chunk=1, render_dtype=torch.bfloat16).images, fast)
+    subset = model(images, observed, torch.tensor([3, 100, 255]), render_dtype=torch.bfloat16).images
+    torch.testing.assert_close(subset, fast.flatten(-2)[..., [3, 100, 255]])
+
+
 def test_bad_shapes_are_named():
     model = HyperSiren(HyperSirenConfig.tiny())
     images, observed = _batch(16)
