@@ -5,6 +5,9 @@ Extends SIREN Sec. 4.4 (one latent per image) after Spatial Functa (Bauer et al.
 stages) reaches the whole face and ends in the global code; the expanding path, with skip connections,
 returns one code per ``grid_stride`` x ``grid_stride`` pixels. With ``grid_input`` the observed values and
 the mask themselves (average-pooled to the grid) join the last layer, so a code knows the pixel it sits on.
+With ``fill_scales`` the encoder also reads mask-aware Gaussian fills of the observed values (normalized
+convolution, Knutsson & Westin 1993: ``blur(x * m) / blur(m)`` and the density ``blur(m)``, at sigma 1, 2, 4, ...
+pixels): a local interpolation of the context at every pixel, at the input and again at the last layer.
 Convolutions only: any resolution works; the grid keeps ``grid_stride`` pixels per code.
 """
 
@@ -30,18 +33,22 @@ class GridEncoder(nn.Module):
         stages: stride-2 stages of the contracting path.
         grid_input: feed the (pooled) observed values and mask to the last layer.
         global_code: compute the global code (else it is empty, ``(B, 0)``).
+        fill_scales: how many mask-aware Gaussian fills (sigma 1, 2, 4, ... pixels) join the input (0: none).
     """
 
     def __init__(self, channels: int = 3, latent_dim: int = 256, grid_dim: int = 64, width: int = 32,
                  grid_stride: int = 1, stages: int = 3, grid_input: bool = True,
-                 global_code: bool = True) -> None:  # fmt: skip
+                 global_code: bool = True, fill_scales: int = 0) -> None:  # fmt: skip
         super().__init__()
+        if fill_scales < 0:
+            raise ValueError(f"fill_scales must be >= 0, got {fill_scales}")
         levels = grid_stride.bit_length() - 1
         if grid_stride < 1 or 2**levels != grid_stride or levels > stages:
             raise ValueError(f"grid_stride must be a power of two up to {2**stages}, got {grid_stride}")
-        self.grid_stride, self.grid_input = grid_stride, grid_input
+        self.grid_stride, self.grid_input, self.fill_scales = grid_stride, grid_input, fill_scales
         widths = [width * min(2**i, 4) for i in range(stages + 1)]  # channels per level, full resolution first
-        self.stem = nn.Conv2d(channels + 1, width, 3, padding=1)
+        inputs = (channels + 1) * (1 + fill_scales)  # image and mask, then each fill and its density
+        self.stem = nn.Conv2d(inputs, width, 3, padding=1)
         self.down = nn.ModuleList([ResBlock(width, width)])
         for i in range(1, stages + 1):
             stage = [ResBlock(widths[i - 1], widths[i], stride=2), ResBlock(widths[i], widths[i])]
@@ -53,12 +60,14 @@ class GridEncoder(nn.Module):
                                       nn.Flatten(), nn.Linear(widths[-1], latent_dim))  # fmt: skip
         out = widths[levels]
         self.norm = nn.GroupNorm(min(8, out), out)
-        self.out = nn.Conv2d(out + (channels + 1 if grid_input else 0), grid_dim, 1)
+        self.out = nn.Conv2d(out + (inputs if grid_input else 0), grid_dim, 1)
 
     def forward(self, images: torch.Tensor, observed: torch.Tensor) -> Latent:
         """``(B, C, H, W)``, ``(B, 1, H, W)`` -> codes ``(B, latent_dim)`` and grid ``(B, D, H/s, W/s)``."""
         mask = observed.to(images.dtype)
         x = torch.cat([images * mask, mask], dim=1)  # (B, C + 1, H, W): a missing pixel reads 0 with mask 0
+        if self.fill_scales:
+            x = torch.cat([x, *(masked_gaussian_fill(images, mask, 2.0**k) for k in range(self.fill_scales))], dim=1)
         h = self.stem(x)
         skips = []
         for stage in self.down:
@@ -72,3 +81,28 @@ class GridEncoder(nn.Module):
         if self.grid_input:
             h = torch.cat([h, F.adaptive_avg_pool2d(x, h.shape[-2:]).to(h.dtype)], dim=1)
         return Latent(code, self.out(h))  # grid: (B, D, H / s, W / s)
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """The normalised 1-D Gaussian of standard deviation ``sigma`` pixels, cut at 3 sigma: ``(2 r + 1,)``."""
+    radius = max(1, int(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    return k / k.sum()
+
+
+def masked_gaussian_fill(images: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Normalized convolution: ``(B, C, H, W)``, ``(B, 1, H, W)`` {0, 1} -> ``(B, C + 1, H, W)``.
+
+    The first ``C`` channels are ``blur(images * mask) / blur(mask)`` (the Gaussian-weighted mean of the observed
+    pixels near each pixel; 0 where none is within reach), the last is the density ``blur(mask)`` in [0, 1]. The
+    blur is separable and zero-padded, so the borders are weighted by what is inside the image.
+    """
+    k = gaussian_kernel(sigma).to(images.device, images.dtype)
+    x = torch.cat([images * mask, mask], dim=1)
+    c = x.shape[1]
+    r = (len(k) - 1) // 2
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
+    x = F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(r, 0), groups=c)
+    density = x[:, -1:]
+    return torch.cat([x[:, :-1] / density.clamp(min=1e-4), density], dim=1)

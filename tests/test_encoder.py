@@ -65,3 +65,38 @@ def test_unknown_encoders_are_named():
     with pytest.raises(ValueError, match="unknown timm encoder 'no_such_net'"):
         build_encoder("timm:no_such_net", 3, 24, 16, 8)
     assert "grid" in ENCODERS
+
+
+def test_masked_gaussian_fill_is_a_local_mean_of_the_observed_pixels():
+    from hypersiren.grid_encoder import masked_gaussian_fill
+
+    images, observed = _inputs(12)
+    mask = observed.float()
+    constant = torch.full_like(images, 0.3)
+    fill = masked_gaussian_fill(constant, mask, 1.0)
+    assert fill.shape == (2, 4, 12, 12)
+    reached = fill[:, 3:] > 1e-3  # a pixel with observed pixels within 3 sigma
+    torch.testing.assert_close(
+        fill[:, :3][reached.expand(-1, 3, -1, -1)], torch.full_like(fill[:, :3], 0.3)[reached.expand(-1, 3, -1, -1)]
+    )  # a constant image is filled exactly wherever the context reaches
+    assert fill[:, 3:].min() >= 0 and fill[:, 3:].max() <= 1
+    # missing pixels are never read
+    noisy = torch.where(observed, images, torch.randn_like(images) * 5)
+    torch.testing.assert_close(masked_gaussian_fill(noisy, mask, 2.0), masked_gaussian_fill(images, mask, 2.0))
+    # every pixel observed: the density is 1 away from the borders and the fill is a blur of the image
+    full = masked_gaussian_fill(images, torch.ones_like(mask), 1.0)
+    torch.testing.assert_close(full[:, 3:, 3:-3, 3:-3], torch.ones(2, 1, 6, 6))
+
+
+def test_grid_encoder_with_fills_keeps_its_contract():
+    torch.manual_seed(0)
+    encoder = build_encoder("grid", 3, 24, 16, 8, grid_dim=4, fill_scales=3).eval()
+    images, observed = _inputs(16)
+    with torch.no_grad():
+        out = encoder(images, observed)
+        again = encoder(torch.where(observed, images, torch.randn_like(images) * 5), observed)
+    assert out.grid.shape == (2, 4, 16, 16) and encoder.stem.in_channels == 4 * 4
+    torch.testing.assert_close(again.grid, out.grid)
+    assert encoder(*_inputs(20)).grid.shape == (2, 4, 20, 20)
+    with pytest.raises(ValueError, match="fill_scales"):
+        build_encoder("grid", 3, 24, 16, 8, fill_scales=-1)

@@ -7,7 +7,7 @@ import torch
 
 from hypersiren import HyperSiren, HyperSirenConfig
 from hypersiren.coords import take_pixels
-from hypersiren.losses import prior_loss
+from hypersiren.losses import balanced_mean, prior_loss
 
 
 def _model_and_batch(hypernet: str = "full", device: torch.device | str = "cpu"):
@@ -47,3 +47,29 @@ def test_pixel_subset_and_gradients():
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad), "every parameter learns"
     with pytest.raises(RuntimeError):
         prior_loss(out, images)  # a full-size target against a subset rendering is an error, not a broadcast
+
+
+def test_missing_weight_balances_each_image_between_missing_and_observed():
+    error = torch.tensor([[[1.0, 1.0, 1.0, 5.0]], [[2.0, 2.0, 2.0, 2.0]], [[3.0, 0.0, 0.0, 0.0]]])  # (B=3, C=1, S=4)
+    seen = torch.tensor([[[1, 1, 1, 0]], [[1, 1, 1, 1]], [[0, 0, 0, 0]]], dtype=torch.bool)
+    # image 0: 0.8 * 5 + 0.2 * 1; image 1 has no missing pixel: its plain mean 2; image 2 none observed: mean 0.75
+    torch.testing.assert_close(balanced_mean(error, seen, 0.8), torch.tensor((4.2 + 2.0 + 0.75) / 3))
+    torch.testing.assert_close(balanced_mean(error, seen, 1.0), torch.tensor((5.0 + 2.0 + 0.75) / 3))
+    with pytest.raises(ValueError, match="missing_weight"):
+        balanced_mean(error, seen, 1.5)
+    with pytest.raises(ValueError, match="does not match"):
+        balanced_mean(error, seen[:, :, :3], 0.5)
+
+
+def test_missing_weight_in_prior_loss_needs_the_mask_and_reaches_every_parameter():
+    model, images, observed = _model_and_batch("film")
+    out = model(images, observed)
+    with pytest.raises(ValueError, match="seen"):
+        prior_loss(out, images, missing_weight=0.5)
+    loss = prior_loss(out, images, seen=observed, missing_weight=0.5)
+    error = ((out.images - images) ** 2).mean(1)  # (B, H, W)
+    m = observed[:, 0]
+    expected = torch.stack([0.5 * e[~o].mean() + 0.5 * e[o].mean() for e, o in zip(error, m, strict=True)]).mean()
+    torch.testing.assert_close(loss.mse, expected)
+    loss.total.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

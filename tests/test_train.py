@@ -144,6 +144,17 @@ def test_training_on_a_pixel_subset(tmp_path, device):
         celeba.main(_cfg(tmp_path, "--render_pixels=257"))  # tiny images are 16 x 16
 
 
+def test_missing_weight_follows_the_rendered_pixels(tmp_path):
+    # every pixel in a shuffled order: the observed mask must be gathered with the targets, or the losses differ
+    celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'all'}", "--missing_weight=0.8"))
+    celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'permuted'}", "--missing_weight=0.8", "--render_pixels=256"))
+    assert _losses(tmp_path / "permuted") == pytest.approx(_losses(tmp_path / "all"), rel=1e-5)
+    celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'plain'}"))
+    assert _losses(tmp_path / "plain") != pytest.approx(_losses(tmp_path / "all"), rel=1e-3)
+    with pytest.raises(ConfigError, match="missing_weight"):
+        celeba.main(_cfg(tmp_path, "--missing_weight=2"))
+
+
 def test_resume_latest_without_checkpoint_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no complete checkpoint"):
         celeba.main(_cfg(tmp_path, "--resume_from=latest"))

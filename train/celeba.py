@@ -65,6 +65,7 @@ class TrainConfig(HyperSirenConfig):
     grad_clip: float = 1.0  # gradient norm clip (0: none)
     latent_reg: float = 0.1  # loss weight of mean(latent^2) (the paper's)
     param_reg: float = 100.0  # loss weight of mean(generated^2) (the paper's)
+    missing_weight: float | None = None  # per image w * MSE(missing) + (1 - w) * MSE(observed) (None: plain mean)
     # context (the paper: k ~ U[10, 200), Bernoulli p = k / (H W))
     context_min: int = 10  # fewest context pixels k
     context_max: int = 200  # k < context_max (drawn per image)
@@ -101,6 +102,8 @@ class TrainConfig(HyperSirenConfig):
             (min(self.batch_size, self.keep_checkpoints, self.checkpoint_every, self.eval_every, self.log_every) >= 1,
              "batch_size, keep_checkpoints, checkpoint_every, eval_every and log_every must be positive"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay must lie in (0, 1), got {self.ema_decay}"),
+            (self.missing_weight is None or 0 <= self.missing_weight <= 1,
+             f"missing_weight must lie in [0, 1], got {self.missing_weight}"),
         ]:  # fmt: skip
             if not ok:
                 raise ConfigError(message)
@@ -165,14 +168,14 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         observed = sample_observed(len(idx), *images.shape[-2:], generator(cfg.seed, step, rank),
                                    cfg.context_min, cfg.context_max, cfg.context_sampling,
                                    cfg.context_log_uniform, cfg.hole_prob).to(accelerator.device)  # fmt: skip
-        pixels, target = None, images
+        pixels, target, seen = None, images, observed
         if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch
             pixels = random_pixels(*images.shape[-2:], cfg.render_pixels, generator(cfg.seed, step, rank, 1))
             pixels = pixels.to(accelerator.device)
-            target = take_pixels(images, pixels)  # (B, C, S)
+            target, seen = take_pixels(images, pixels), take_pixels(observed, pixels)  # (B, C, S), (B, 1, S)
         with accelerator.autocast():
             output = model(images, observed, pixels)
-        loss = prior_loss(output, target, cfg.latent_reg, cfg.param_reg)
+        loss = prior_loss(output, target, cfg.latent_reg, cfg.param_reg, seen, cfg.missing_weight)
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
