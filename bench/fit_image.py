@@ -24,7 +24,18 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # what the benchmarks share
 
-from interleave import Reference, line, parse, parser  # noqa: E402
+from interleave import (  # noqa: E402
+    Reference,
+    bound_line,
+    cpu_name,
+    dominant_matmul,
+    line,
+    matmul_line,
+    parse,
+    parser,
+    sine_seconds,
+    step_bound,
+)
 
 from hypersiren import Siren, metrics  # noqa: E402
 from hypersiren.coords import grid, image_to_points  # noqa: E402
@@ -99,6 +110,8 @@ def main(args: argparse.Namespace) -> dict:
     if args.reference:
         report["reference"] = reference.report()
     report["total_seconds"] = total
+    n = args.size * args.size
+    report["matmul"], report["sine"] = dominant_matmul(n, HIDDEN_FEATURES), sine_seconds(n, HIDDEN_FEATURES)
     return report
 
 
@@ -113,14 +126,25 @@ if __name__ == "__main__":
     report = main(args)
     date = time.strftime("%Y-%m-%d %H:%M")
     print(f"camera {args.size}^2, SIREN 256x3 hidden, Adam {LR:g}, all pixels per step, {args.threads} threads, {date}")
+    n = args.size * args.size
+    sine = report["sine"]
+    print(f"{cpu_name()}; {matmul_line(n, report['matmul'])}; sine over {n} x {HIDDEN_FEATURES}: fp32 "
+          f"{sine['fp32'] * 1e3:.1f} ms, bf16 {sine['bf16'] * 1e3:.1f} ms")  # fmt: skip
     ours = report["hypersiren"]
+    bounds = {p: step_bound(report["matmul"], sine, p, HIDDEN_LAYERS, HIDDEN_LAYERS + 1) for p in ("fp32", "bf16")}
     flags = args.precision
     if args.compile:
         flags += f", compiled: first step {ours['first_step_seconds']:.1f} s"
     print(line("hypersiren", ours) + f" [{flags}]")
-    if args.reference:
-        print(line("reference", report["reference"]))
-        ratio = report["reference"]["seconds_per_step"] / report["hypersiren"]["seconds_per_step"]
-        print(f"speed ratio: hypersiren {ratio:.2f}x the reference's steps per second (same run, interleaved)")
-    else:
-        print(f"hypersiren {report['hypersiren']['seconds_per_step']:.3f} s/step (no reference run)")
+    print(bound_line(ours["seconds_per_step"], bounds[args.precision], "hypersiren", args.precision))
+    if not args.reference:
+        print(f"hypersiren {ours['seconds_per_step']:.3f} s/step (no reference run)")
+        sys.exit(0)
+    ref = report["reference"]["seconds_per_step"]
+    print(line("reference", report["reference"]))
+    print(bound_line(ref, bounds["fp32"], "reference", "fp32") + f"; hypersiren [{args.precision}] can reach at most "
+          f"{ref / bounds[args.precision]:.2f}x the reference")  # fmt: skip
+    print(
+        f"speed ratio: hypersiren {ref / ours['seconds_per_step']:.2f}x the reference's steps per second "
+        "(same run, interleaved)"
+    )

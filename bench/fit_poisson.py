@@ -20,7 +20,6 @@ in each precision: what the hardware alone gives. The last line is the speed rat
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the reference network of fit_image.py, interleave.py
 
 from fit_image import HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, psnr, reference_from  # noqa: E402
-from interleave import Reference, cpu_name, line, parse, parser  # noqa: E402
+from interleave import Reference, cpu_name, dominant_matmul, line, matmul_line, parse, parser  # noqa: E402
 
 from hypersiren import Siren, operators  # noqa: E402
 from hypersiren.coords import grid, image_to_points  # noqa: E402
@@ -47,48 +46,6 @@ def poisson_target(image: torch.Tensor, supervise: str) -> torch.Tensor:
     if supervise == "gradient":
         return operators.image_gradient(img)[0, 0].flatten(1).T
     return image_to_points(operators.image_laplacian(img))[0]
-
-
-@contextlib.contextmanager
-def _onednn_fp32_matmuls():
-    """Let oneDNN take float32 matmuls ("bf16 math allowed": it keeps float32 math where it has no bf16 kernel)."""
-    backend = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
-    old = getattr(backend, "fp32_precision", None)
-    if old is not None:
-        backend.fp32_precision = "bf16"
-    try:
-        yield old is not None
-    finally:
-        if old is not None:
-            backend.fp32_precision = old
-
-
-def dominant_matmul(n: int) -> dict:
-    """Seconds of ``(n, 256) @ (256, 256)`` in fp32 (default kernel), fp32 through oneDNN, and bf16; best of 5.
-
-    Also the relative error of the oneDNN product against float64, which says whether it kept float32 math.
-    """
-    g = torch.Generator().manual_seed(0)
-    h = torch.rand(n, HIDDEN_FEATURES, generator=g) * 2 - 1
-    w = (torch.rand(HIDDEN_FEATURES, HIDDEN_FEATURES, generator=g) * 2 - 1) * (6 / HIDDEN_FEATURES) ** 0.5
-
-    def best(fn) -> float:
-        fn()
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    hb, wb = h.bfloat16(), w.bfloat16()
-    out = {"fp32": best(lambda: h @ w.t()), "bf16": best(lambda: hb @ wb.t())}
-    with _onednn_fp32_matmuls() as available:
-        if available:
-            out["onednn"] = best(lambda: h @ w.t())
-            exact = h.double() @ w.double().t()
-            out["onednn_error"] = float(((h @ w.t()).double() - exact).norm() / exact.norm())
-    return out
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -123,16 +80,8 @@ def main(args: argparse.Namespace) -> dict:
     report = {"hypersiren": ours, "total_seconds": time.perf_counter() - start}
     if args.reference:
         report["reference"] = reference_step.report()
-    report["matmul"] = dominant_matmul(args.size * args.size)
+    report["matmul"] = dominant_matmul(args.size * args.size, HIDDEN_FEATURES)
     return report
-
-
-def _matmul_line(n: int, mm: dict) -> str:
-    line = f"dominant matmul {n} x {HIDDEN_FEATURES} x {HIDDEN_FEATURES}: fp32 {mm['fp32'] * 1e3:.1f} ms (default)"
-    if "onednn" in mm:
-        kept = "float32 math" if mm["onednn_error"] < 1e-5 else "bf16 math"
-        line += f", fp32 via oneDNN {mm['onednn'] * 1e3:.1f} ms (rel. error {mm['onednn_error']:.0e}: {kept})"
-    return line + f", bf16 {mm['bf16'] * 1e3:.1f} ms: bf16 {mm['fp32'] / mm['bf16']:.2f}x the default fp32"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,7 +99,7 @@ if __name__ == "__main__":
     n = args.size * args.size
     print(f"camera {args.size}^2, Poisson from the {args.supervise}, SIREN 256x3 hidden, Adam {args.lr:g}, "
           f"all pixels per step, {args.threads} threads, {date}")  # fmt: skip
-    print(f"{cpu_name()}; {_matmul_line(n, report['matmul'])}")
+    print(f"{cpu_name()}; {matmul_line(n, report['matmul'])}")
     ours = report["hypersiren"]
     print(line("hypersiren", ours, "aligned PSNR") + f" [{args.precision}, {args.derivatives} derivatives]")
     if args.reference:

@@ -8,6 +8,7 @@ warm-up and any compilation).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -98,3 +99,76 @@ def line(name: str, entry: dict, what: str = "PSNR") -> str:
     curve = " / ".join(f"{v:.2f}" for v in entry["psnr"].values())
     at = " / ".join(str(k) for k in entry["psnr"])
     return f"{name:>11}: {entry['seconds_per_step']:.3f} s/step (median), {what} {curve} dB at steps {at}"
+
+
+def best(fn: Callable[[], object], repeats: int = 5) -> float:
+    """The fastest of ``repeats`` timed calls of ``fn``, after one untimed call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+@contextlib.contextmanager
+def _onednn_fp32_matmuls():
+    """Let oneDNN take float32 matmuls ("bf16 math allowed": it keeps float32 math where it has no bf16 kernel)."""
+    backend = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
+    old = getattr(backend, "fp32_precision", None)
+    if old is not None:
+        backend.fp32_precision = "bf16"
+    try:
+        yield old is not None
+    finally:
+        if old is not None:
+            backend.fp32_precision = old
+
+
+def dominant_matmul(n: int, width: int) -> dict:
+    """Seconds of ``(n, width) @ (width, width)`` in fp32 (default kernel), fp32 through oneDNN, and bf16; best of 5.
+
+    Also the relative error of the oneDNN product against float64, which says whether it kept float32 math.
+    """
+    g = torch.Generator().manual_seed(0)
+    h = torch.rand(n, width, generator=g) * 2 - 1
+    w = (torch.rand(width, width, generator=g) * 2 - 1) * (6 / width) ** 0.5
+
+    hb, wb = h.bfloat16(), w.bfloat16()
+    out = {"width": width, "fp32": best(lambda: h @ w.t()), "bf16": best(lambda: hb @ wb.t())}
+    with _onednn_fp32_matmuls() as available:
+        if available:
+            out["onednn"] = best(lambda: h @ w.t())
+            exact = h.double() @ w.double().t()
+            out["onednn_error"] = float(((h @ w.t()).double() - exact).norm() / exact.norm())
+    return out
+
+
+def matmul_line(n: int, mm: dict) -> str:
+    """The header's account of :func:`dominant_matmul`, ending with the hardware's own bf16 gain."""
+    line = f"dominant matmul {n} x {mm['width']} x {mm['width']}: fp32 {mm['fp32'] * 1e3:.1f} ms (default)"
+    if "onednn" in mm:
+        kept = "float32 math" if mm["onednn_error"] < 1e-5 else "bf16 math"
+        line += f", fp32 via oneDNN {mm['onednn'] * 1e3:.1f} ms (rel. error {mm['onednn_error']:.0e}: {kept})"
+    return line + f", bf16 {mm['bf16'] * 1e3:.1f} ms: bf16 {mm['fp32'] / mm['bf16']:.2f}x the default fp32"
+
+
+def sine_seconds(n: int, width: int) -> dict:
+    """Seconds of ``torch.sin`` over ``(n, width)`` values in fp32 and in bf16; best of 5."""
+    x = torch.rand(n, width, generator=torch.Generator().manual_seed(0)) * 60 - 30
+    xb = x.bfloat16()
+    return {"fp32": best(lambda: torch.sin(x)), "bf16": best(lambda: torch.sin(xb))}
+
+
+# A SIREN step on every pixel (Adam on its own weights) cannot do less than this: per hidden 256 x 256 layer one
+# forward matmul and two backward (input and weight gradients), and per sine layer one sine forward and one cosine
+# backward pass over (pixels, 256) values. The first layer (2 inputs) and the output layer (1) are a rounding error.
+def step_bound(mm: dict, sine: dict, precision: str, hidden_layers: int, sine_layers: int) -> float:
+    """The least seconds per step of a SIREN fit at this machine's measured matmul and sine speeds."""
+    return 3 * hidden_layers * mm[precision] + 2 * sine_layers * sine[precision]
+
+
+def bound_line(seconds: float, bound: float, name: str, precision: str) -> str:
+    """How close one side's median step comes to its :func:`step_bound`."""
+    return f"{name}: {bound / seconds:.0%} of the {precision} bound ({bound:.3f} s/step: matmuls + sine/cosine passes)"
