@@ -68,7 +68,7 @@ class InpaintConfig:
     batch_size: int = 256  # images per forward pass
     decode_chunk: int = 8  # render the SIRENs this many images at a time (same results)
     bf16_encoder: bool = True  # the encoder under bf16 autocast (latent within 1%)
-    bf16_render: bool = False  # the SIRENs rendered under bf16 autocast too (as in training; faster, see README)
+    bf16_render: bool = False  # the SIRENs under bf16 autocast too (as trained; faster only for wide SIRENs)
     render_size: int | None = None  # also render the SIRENs at this side in the figure (--image: 8x)
     refine_steps: int = 0  # test-time Adam steps on the observed pixels
     refine_lr: float = 1e-2  # Adam learning rate of the refinement

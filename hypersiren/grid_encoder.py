@@ -66,8 +66,8 @@ class GridEncoder(nn.Module):
         """``(B, C, H, W)``, ``(B, 1, H, W)`` -> codes ``(B, latent_dim)`` and grid ``(B, D, H/s, W/s)``."""
         mask = observed.to(images.dtype)
         x = torch.cat([images * mask, mask], dim=1)  # (B, C + 1, H, W): a missing pixel reads 0 with mask 0
-        if self.fill_scales:
-            x = torch.cat([x, *(masked_gaussian_fill(images, mask, 2.0**k) for k in range(self.fill_scales))], dim=1)
+        if self.fill_scales:  # each fill reads the same masked stack
+            x = torch.cat([x, *(masked_gaussian_fill(x, 2.0**k) for k in range(self.fill_scales))], dim=1)
         h = self.stem(x)
         skips = []
         for stage in self.down:
@@ -91,18 +91,16 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
-def masked_gaussian_fill(images: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Normalized convolution: ``(B, C, H, W)``, ``(B, 1, H, W)`` {0, 1} -> ``(B, C + 1, H, W)``.
+def masked_gaussian_fill(masked: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Normalized convolution of ``masked = cat([images * mask, mask])``, ``(B, C + 1, H, W)`` -> the same shape.
 
     The first ``C`` channels are ``blur(images * mask) / blur(mask)`` (the Gaussian-weighted mean of the observed
     pixels near each pixel; 0 where none is within reach), the last is the density ``blur(mask)`` in [0, 1]. The
     blur is separable and zero-padded, so the borders are weighted by what is inside the image.
     """
-    k = gaussian_kernel(sigma).to(images.device, images.dtype)
-    x = torch.cat([images * mask, mask], dim=1)
-    c = x.shape[1]
-    r = (len(k) - 1) // 2
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
+    k = gaussian_kernel(sigma).to(masked.device, masked.dtype)
+    c, r = masked.shape[1], (len(k) - 1) // 2
+    x = F.conv2d(masked, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
     x = F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(r, 0), groups=c)
     density = x[:, -1:]
     return torch.cat([x[:, :-1] / density.clamp(min=1e-4), density], dim=1)

@@ -70,22 +70,27 @@ def test_unknown_encoders_are_named():
 def test_masked_gaussian_fill_is_a_local_mean_of_the_observed_pixels():
     from hypersiren.grid_encoder import masked_gaussian_fill
 
+    def fill(images, mask, sigma):
+        return masked_gaussian_fill(torch.cat([images * mask, mask], dim=1), sigma)
+
     images, observed = _inputs(12)
     mask = observed.float()
     constant = torch.full_like(images, 0.3)
-    fill = masked_gaussian_fill(constant, mask, 1.0)
-    assert fill.shape == (2, 4, 12, 12)
-    reached = fill[:, 3:] > 1e-3  # a pixel with observed pixels within 3 sigma
+    filled = fill(constant, mask, 1.0)
+    assert filled.shape == (2, 4, 12, 12)
+    reached = (filled[:, 3:] > 1e-3).expand(-1, 3, -1, -1)  # a pixel with observed pixels within 3 sigma
     torch.testing.assert_close(
-        fill[:, :3][reached.expand(-1, 3, -1, -1)], torch.full_like(fill[:, :3], 0.3)[reached.expand(-1, 3, -1, -1)]
+        filled[:, :3][reached], torch.full_like(filled[:, :3], 0.3)[reached]
     )  # a constant image is filled exactly wherever the context reaches
-    assert fill[:, 3:].min() >= 0 and fill[:, 3:].max() <= 1
+    assert filled[:, 3:].min() >= 0 and filled[:, 3:].max() <= 1
     # missing pixels are never read
     noisy = torch.where(observed, images, torch.randn_like(images) * 5)
-    torch.testing.assert_close(masked_gaussian_fill(noisy, mask, 2.0), masked_gaussian_fill(images, mask, 2.0))
-    # every pixel observed: the density is 1 away from the borders and the fill is a blur of the image
-    full = masked_gaussian_fill(images, torch.ones_like(mask), 1.0)
+    torch.testing.assert_close(fill(noisy, mask, 2.0), fill(images, mask, 2.0))
+    # every pixel observed: the density is 1 away from the borders, and the normalisation undoes the zero padding,
+    # so a constant image stays constant up to the borders
+    full = fill(images, torch.ones_like(mask), 1.0)
     torch.testing.assert_close(full[:, 3:, 3:-3, 3:-3], torch.ones(2, 1, 6, 6))
+    torch.testing.assert_close(fill(constant, torch.ones_like(mask), 2.0)[:, :3], constant)
 
 
 def test_grid_encoder_with_fills_keeps_its_contract():
