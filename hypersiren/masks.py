@@ -110,6 +110,7 @@ def sample_observed(
     sampling: str = "bernoulli",
     log_uniform: bool = False,
     hole_prob: float = 0.0,
+    dense_prob: float = 0.0,
 ) -> torch.Tensor:
     """Training context for a batch: ``(B, 1, H, W)`` bool, True = observed.
 
@@ -120,7 +121,12 @@ def sample_observed(
         log_uniform: draw k log-uniformly instead of uniformly.
         hole_prob: share of images that instead get a structured hole: a square of random side
             (a quarter to three quarters of the image) at a random place, or a random half.
+        dense_prob: share of images whose number of *missing* pixels ``H W - k`` is drawn log-uniformly over
+            [1, H W - context_min] instead (then clipped to the range): as many images near full context as
+            log-uniform ``k`` puts near ``context_min``. Drawn after ``k``, so 0 changes no other draw.
     """
+    if not 0.0 <= dense_prob <= 1.0:
+        raise ValueError(f"dense_prob must lie in [0, 1], got {dense_prob}")
     n = height * width
     lo, hi = max(1, context_min), min(context_max, n + 1)
     if lo >= hi:
@@ -130,6 +136,10 @@ def sample_observed(
         k = torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))).floor().clamp(lo, hi - 1)
     else:
         k = (lo + u * (hi - lo)).floor()
+    if dense_prob > 0:
+        dense = torch.rand(batch, generator=generator) < dense_prob
+        missing = torch.exp(torch.rand(batch, generator=generator) * math.log(n - lo + 1)).floor()  # [1, n - lo]
+        k = torch.where(dense, (n - missing).clamp(lo, hi - 1), k)
     if sampling == "bernoulli":
         observed = bernoulli_context(batch, height, width, k, generator=generator)
     elif sampling == "exact":

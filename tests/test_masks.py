@@ -128,3 +128,17 @@ def test_training_context_counts_and_holes():
         sample_observed(1, 4, 4, g, context_min=20, context_max=30)
     with pytest.raises(ValueError, match="'bernoulli' or 'exact'"):
         sample_observed(1, 4, 4, g, sampling="poisson")
+
+
+def test_dense_context_draws_the_missing_count_log_uniformly():
+    kw = dict(context_min=10, context_max=257, sampling="exact", log_uniform=True)
+    dense = sample_observed(4000, 16, 16, torch.Generator().manual_seed(0), dense_prob=1.0, **kw)
+    missing = 256 - dense.sum((1, 2, 3))
+    assert missing.min() >= 1 and missing.max() <= 246, "k in [context_min, H W - 1]"
+    assert 0.4 < (missing < 16).float().mean() < 0.6, "half the draws miss fewer than sqrt(247) pixels"
+    half = sample_observed(4000, 16, 16, torch.Generator().manual_seed(0), dense_prob=0.5, **kw)
+    plain = sample_observed(4000, 16, 16, torch.Generator().manual_seed(0), **kw)
+    share = (half.sum((1, 2, 3)) != plain.sum((1, 2, 3))).float().mean()
+    assert 0.4 < share < 0.55, "about half the images redrawn, the rest keep the plain draw's k"
+    with pytest.raises(ValueError, match="dense_prob"):
+        sample_observed(1, 4, 4, torch.Generator(), context_min=1, dense_prob=1.5)

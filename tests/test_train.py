@@ -155,6 +155,23 @@ def test_missing_weight_follows_the_rendered_pixels(tmp_path):
         celeba.main(_cfg(tmp_path, "--missing_weight=2"))
 
 
+def test_init_from_starts_from_a_prior_and_names_a_config_mismatch(tmp_path):
+    celeba.main(_cfg(tmp_path, "--max_steps=2", "--context_dense_prob=0.5"))
+    prior = HyperSiren.from_pretrained(tmp_path / "run")
+    celeba.main(_cfg(tmp_path, "--max_steps=0", f"--init_from={tmp_path / 'run'}", f"--output_dir={tmp_path / 'ft'}"))
+    again = HyperSiren.from_pretrained(tmp_path / "ft")  # no step taken: the prior's weights, exported
+    for (name, a), b in zip(prior.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    fresh = celeba.HyperSiren(prior.config).state_dict().values()
+    assert any(not torch.equal(a, c) for a, c in zip(prior.state_dict().values(), fresh, strict=True)), "trained"
+    with pytest.raises(ConfigError, match=r"init_from=.*hidden_features=16 \(run: 32\)"):
+        celeba.main(_cfg(tmp_path, f"--init_from={tmp_path / 'run'}", "--hidden_features=32"))
+    with pytest.raises(ConfigError, match="init_from='no-such-prior'"):
+        celeba.main(_cfg(tmp_path, "--init_from=no-such-prior"))
+    with pytest.raises(ConfigError, match="context_dense_prob"):
+        celeba.main(_cfg(tmp_path, "--context_dense_prob=2"))
+
+
 def test_resume_latest_without_checkpoint_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no complete checkpoint"):
         celeba.main(_cfg(tmp_path, "--resume_from=latest"))

@@ -34,6 +34,7 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from hypersiren import config, scripts, training
+from hypersiren.checkpoints import CheckpointError
 from hypersiren.config import ConfigError, to_yaml
 from hypersiren.coords import random_pixels, take_pixels
 from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset, to_model_range
@@ -72,6 +73,7 @@ class TrainConfig(HyperSirenConfig):
     context_sampling: str = "bernoulli"  # bernoulli | exact
     context_log_uniform: bool = False  # draw k log-uniformly instead of uniformly
     hole_prob: float = 0.0  # share of images given a random square hole or a half instead
+    context_dense_prob: float = 0.0  # share of images whose missing-pixel count is drawn log-uniformly instead
     render_pixels: int | None = None  # render and supervise this many random pixels per step (None: all, the paper)
     hflip: bool = False  # flip each training image horizontally with probability 1/2
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
@@ -81,6 +83,7 @@ class TrainConfig(HyperSirenConfig):
     seed: int = 0  # seeds batches, masks and initialisation
     output_dir: str = "runs/celeba32"  # run folder: config, metrics, checkpoints, final export
     resume_from: str | None = None  # a checkpoint folder, or 'latest'
+    init_from: str | None = None  # start from these weights (a prior's name or folder, same model config): fine-tuning
     checkpoint_every: int = 5000  # steps between checkpoint-{step}/ folders
     keep_checkpoints: int = 2  # newest checkpoints kept
     eval_every: int = 5000  # steps between validations
@@ -102,6 +105,8 @@ class TrainConfig(HyperSirenConfig):
             (min(self.batch_size, self.keep_checkpoints, self.checkpoint_every, self.eval_every, self.log_every) >= 1,
              "batch_size, keep_checkpoints, checkpoint_every, eval_every and log_every must be positive"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay must lie in (0, 1), got {self.ema_decay}"),
+            (0 <= self.context_dense_prob <= 1,
+             f"context_dense_prob must lie in [0, 1], got {self.context_dense_prob}"),
             (self.missing_weight is None or 0 <= self.missing_weight <= 1,
              f"missing_weight must lie in [0, 1], got {self.missing_weight}"),
         ]:  # fmt: skip
@@ -140,6 +145,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     accelerator.print(f"data: {cfg.data}: {len(train_images)} train, {len(val_images)} val images")
 
     model = HyperSiren(model_config(cfg))
+    if cfg.init_from is not None and not cfg.resume_from:
+        init_weights(model, cfg.init_from)
+        accelerator.print(f"initialised from {cfg.init_from}")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     factor = functools.partial(training.lr_factor, max_steps=cfg.max_steps, schedule=cfg.lr_schedule,
                                warmup_steps=cfg.warmup_steps)  # fmt: skip
@@ -167,7 +175,8 @@ def main(cfg: TrainConfig) -> dict[str, float]:
             images = torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
         observed = sample_observed(len(idx), *images.shape[-2:], generator(cfg.seed, step, rank),
                                    cfg.context_min, cfg.context_max, cfg.context_sampling,
-                                   cfg.context_log_uniform, cfg.hole_prob).to(accelerator.device)  # fmt: skip
+                                   cfg.context_log_uniform, cfg.hole_prob,
+                                   cfg.context_dense_prob).to(accelerator.device)  # fmt: skip
         pixels, target, seen = None, images, observed
         if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch
             pixels = random_pixels(*images.shape[-2:], cfg.render_pixels, generator(cfg.seed, step, rank, 1))
@@ -224,6 +233,24 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     accelerator.print(f"trained to step {done}: {summary}; exported to {out}")
     return metrics
+
+
+def init_weights(model: HyperSiren, source: str) -> None:
+    """Copy the weights of the prior ``source`` (name, export or checkpoint folder) into ``model``.
+
+    Raises:
+        ConfigError: the prior cannot be loaded, or its model config differs from the run's (the fields named).
+    """
+    try:
+        prior = HyperSiren.from_pretrained(source)
+    except CheckpointError as err:
+        raise ConfigError(f"init_from={source!r}: {err}") from None
+    theirs, ours = dataclasses.asdict(prior.config), dataclasses.asdict(model.config)
+    differ = [k for k in ours if theirs[k] != ours[k]]
+    if differ:
+        raise ConfigError(f"init_from={source!r} has another model config: " +
+                          ", ".join(f"{k}={theirs[k]!r} (run: {ours[k]!r})" for k in differ))  # fmt: skip
+    model.load_state_dict(prior.state_dict())
 
 
 def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
