@@ -53,8 +53,8 @@ def test_missing_weight_balances_each_image_between_missing_and_observed():
     error = torch.tensor([[[1.0, 1.0, 1.0, 5.0]], [[2.0, 2.0, 2.0, 2.0]], [[3.0, 0.0, 0.0, 0.0]]])  # (B=3, C=1, S=4)
     seen = torch.tensor([[[1, 1, 1, 0]], [[1, 1, 1, 1]], [[0, 0, 0, 0]]], dtype=torch.bool)
     # image 0: 0.8 * 5 + 0.2 * 1; image 1 has no missing pixel: its plain mean 2; image 2 none observed: mean 0.75
-    torch.testing.assert_close(balanced_mean(error, seen, 0.8), torch.tensor((4.2 + 2.0 + 0.75) / 3))
-    torch.testing.assert_close(balanced_mean(error, seen, 1.0), torch.tensor((5.0 + 2.0 + 0.75) / 3))
+    torch.testing.assert_close(balanced_mean(error, seen, 0.8).mean(), torch.tensor((4.2 + 2.0 + 0.75) / 3))
+    torch.testing.assert_close(balanced_mean(error, seen, 1.0).mean(), torch.tensor((5.0 + 2.0 + 0.75) / 3))
     with pytest.raises(ValueError, match="missing_weight"):
         balanced_mean(error, seen, 1.5)
     with pytest.raises(ValueError, match="does not match"):
@@ -73,3 +73,19 @@ def test_missing_weight_in_prior_loss_needs_the_mask_and_reaches_every_parameter
     torch.testing.assert_close(loss.mse, expected)
     loss.total.backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_log_mse_is_the_mean_of_each_images_log_mse_and_weighs_images_by_relative_error():
+    model, images, observed = _model_and_batch("film")
+    out = model(images, observed)
+    per_image = ((out.images - images) ** 2).flatten(1).mean(1)  # (B,)
+    loss = prior_loss(out, images, latent_reg=0.0, param_reg=0.0, log_mse=True)
+    torch.testing.assert_close(loss.total, torch.log(per_image + 1e-5).mean())
+    torch.testing.assert_close(loss.mse, per_image.mean())  # the log still reports the plain MSE
+    # d log(e + eps) = de / (e + eps): an image with 100x less error gets ~100x the gradient per unit of error
+    target = torch.stack([torch.full((3, 8, 8), 0.1), torch.full((3, 8, 8), 0.01)])  # errors 1e-2 and 1e-4
+    rendered = torch.zeros_like(target, requires_grad=True)
+    fake = out._replace(images=rendered, latent=out.latent.take(0, 2), generated=out.generated.take(0, 2))
+    prior_loss(fake, target, 0.0, 0.0, log_mse=True).total.backward()
+    per_error = rendered.grad.flatten(1).abs().mean(1) / target.flatten(1)[:, 0]
+    torch.testing.assert_close(per_error[1] / per_error[0], torch.tensor((1e-2 + 1e-5) / (1e-4 + 1e-5)))

@@ -66,6 +66,7 @@ class TrainConfig(HyperSirenConfig):
     grad_clip: float = 1.0  # gradient norm clip (0: none)
     latent_reg: float = 0.1  # loss weight of mean(latent^2) (the paper's)
     param_reg: float = 100.0  # loss weight of mean(generated^2) (the paper's)
+    log_mse: bool = False  # data term mean_b log(mse_b + 1e-5): each image weighs by its relative error
     missing_weight: float | None = None  # per image w * MSE(missing) + (1 - w) * MSE(observed) (None: plain mean)
     # context (the paper: k ~ U[10, 200), Bernoulli p = k / (H W))
     context_min: int = 10  # fewest context pixels k
@@ -184,7 +185,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
             target, seen = take_pixels(images, pixels), take_pixels(observed, pixels)  # (B, C, S), (B, 1, S)
         with accelerator.autocast():
             output = model(images, observed, pixels)
-        loss = prior_loss(output, target, cfg.latent_reg, cfg.param_reg, seen, cfg.missing_weight)
+        loss = prior_loss(output, target, cfg.latent_reg, cfg.param_reg, seen, cfg.missing_weight, cfg.log_mse)
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
