@@ -10,8 +10,9 @@ at every context level; docs/results.md), so no shipped config uses it.
 
 ``log_mse`` (ours, off by default) takes each image's log MSE instead (PSNR up to sign and scale): the plain mean
 lets the sparse-context images, whose errors are 100x larger, decide the gradient, and the images with most pixels
-observed, where the prior competes with classical interpolation, barely count. Fine-tuning the shipped celeba32 for
-300 steps with it gave +0.1 / +0.4 / +0.2 dB at 100 / 1000 context / the centre hole on val (docs/results.md).
+observed, where the prior competes with classical interpolation, barely count. The shipped celeba32 is trained
+with it and ``context_dense_prob``: +4.8 dB at 1000 context and +0.3 dB on the centre hole against the same
+recipe without them, 100 context unchanged (docs/results.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import NamedTuple
 import torch
 
 from hypersiren.model import HyperSirenOutput
+
+LOG_EPS = 1e-5  # the floor of log_mse, in the model's [-1, 1] units (56 dB on [0, 1])
 
 
 class LossTerms(NamedTuple):
@@ -76,9 +79,6 @@ def prior_loss(
     latent_sq = _mean_square(out.latent.tensors())
     params_sq = _mean_square(out.generated.tensors())
     return LossTerms(data + latent_reg * latent_sq + param_reg * params_sq, mse, latent_sq, params_sq)
-
-
-LOG_EPS = 1e-5  # the floor of log_mse, in the model's [-1, 1] units (56 dB on [0, 1])
 
 
 def balanced_mean(error: torch.Tensor, seen: torch.Tensor, missing_weight: float) -> torch.Tensor:

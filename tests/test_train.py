@@ -162,7 +162,7 @@ def test_init_from_starts_from_a_prior_and_names_a_config_mismatch(tmp_path):
     again = HyperSiren.from_pretrained(tmp_path / "ft")  # no step taken: the prior's weights, exported
     for (name, a), b in zip(prior.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    fresh = celeba.HyperSiren(prior.config).state_dict().values()
+    fresh = HyperSiren(prior.config).state_dict().values()
     assert any(not torch.equal(a, c) for a, c in zip(prior.state_dict().values(), fresh, strict=True)), "trained"
     with pytest.raises(ConfigError, match=r"init_from=.*hidden_features=16 \(run: 32\)"):
         celeba.main(_cfg(tmp_path, f"--init_from={tmp_path / 'run'}", "--hidden_features=32"))

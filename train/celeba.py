@@ -84,7 +84,7 @@ class TrainConfig(HyperSirenConfig):
     seed: int = 0  # seeds batches, masks and initialisation
     output_dir: str = "runs/celeba32"  # run folder: config, metrics, checkpoints, final export
     resume_from: str | None = None  # a checkpoint folder, or 'latest'
-    init_from: str | None = None  # start from these weights (a prior's name or folder, same model config): fine-tuning
+    init_from: str | None = None  # start from a prior's weights (name or folder, same model config); not when resuming
     checkpoint_every: int = 5000  # steps between checkpoint-{step}/ folders
     keep_checkpoints: int = 2  # newest checkpoints kept
     eval_every: int = 5000  # steps between validations
