@@ -5,6 +5,7 @@
     python eval/fit.py video --video bikes.mp4 --frames 10 --size 64x64
     python eval/fit.py poisson --size 128 --supervise gradient
     python eval/fit.py poisson --size 256 --supervise laplacian --bf16 --lr 1e-3 --lr_schedule cosine --steps 2000
+    python eval/fit.py poisson --size 256 --supervise laplacian --laplacian_loss ritz --bf16 --lr_schedule cosine
     python eval/fit.py image --config configs/fit-image-paper.yaml   # the paper's scale (GPU)
 
 The first word is the mode. Each run writes ``DIR/metrics.json`` (``{"<arch>": {"psnr": dB, "mse": ...,
@@ -34,6 +35,7 @@ from hypersiren.reports import write_json
 from hypersiren.signals import Signal, load_signal, save_signal
 
 MODES = ("image", "audio", "video", "poisson")
+LAPLACIAN_LOSSES = ("residual", "ritz")  # hypersiren.fitting: supervise="laplacian" or "ritz"
 USAGE = "eval/fit.py {image,audio,video,poisson} [--config FILE] [--key value ...]"
 
 
@@ -50,6 +52,7 @@ class FitConfig:
     seconds: float | None = None  # audio: keep the first T seconds (None: all)
     frames: int | None = None  # video: keep the first F frames (None: all)
     supervise: str = "gradient"  # poisson: gradient | laplacian
+    laplacian_loss: str = "residual"  # poisson laplacian: residual (the paper: MSE of the Laplacian) | ritz (energy)
     # the networks (the paper's 256 x 3; relu_pe: L = floor(log2(N / 4)) frequencies)
     arch: list[str] = field(default_factory=lambda: ["siren"])  # one or more of siren relu tanh relu_pe
     hidden_features: int = 256  # network width
@@ -81,6 +84,7 @@ class FitConfig:
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (bool(self.arch) and not set(self.arch) - set(ARCHS), f"unknown --arch {unknown}: choose from {ARCHS}"),
             (self.supervise in ("gradient", "laplacian"), f"--supervise {self.supervise!r}: gradient or laplacian"),
+            (self.laplacian_loss in LAPLACIAN_LOSSES, f"--laplacian_loss {self.laplacian_loss!r}: residual or ritz"),
             (self.derivatives in DERIVATIVES, f"--derivatives {self.derivatives!r}: one of {DERIVATIVES}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr_schedule {self.lr_schedule!r}: one of {LR_SCHEDULES}"),
             (self.lr_final is None or self.lr_final > 0, f"--lr_final must be positive, got {self.lr_final}"),
@@ -129,13 +133,17 @@ def main(cfg: FitConfig) -> dict:
     device = torch.device(cfg.device)
     coords, values = signal.coords.to(device), signal.values.to(device)
     metrics, results, derivatives = {}, {}, None
+    supervise = "value" if target is None else cfg.supervise
+    cell = None  # ritz draws one point per pixel cell each step: the grid's spacing
+    if supervise == "laplacian" and cfg.laplacian_loss == "ritz":
+        supervise, cell = "ritz", [2.0 / (side - 1) for side in signal.shape]
     for arch in cfg.arch:
         torch.manual_seed(cfg.seed)
         model = make_model(arch, coords.shape[1], cfg.hidden_features, cfg.hidden_layers, values.shape[1],
                            first_omega_0=cfg.first_omega_0, hidden_omega_0=cfg.hidden_omega_0,
                            num_frequencies=nyquist_frequencies(max(signal.shape))).to(device)  # fmt: skip
         res = fit(model, coords, supervision.to(device), steps=cfg.steps, lr=cfg.lr, lr_schedule=cfg.lr_schedule,
-                  lr_final=cfg.lr_final, supervise="value" if target is None else cfg.supervise, reference=values,
+                  lr_final=cfg.lr_final, supervise=supervise, reference=values, cell=cell,
                   batch_size=cfg.batch_size, seed=cfg.seed, bf16=cfg.bf16, derivatives=cfg.derivatives,
                   progress=cfg.progress, desc=arch)  # fmt: skip
         pred = res.prediction.cpu() if target is None else align(res.prediction.cpu(), signal.values)
@@ -171,6 +179,8 @@ def summary(cfg: FitConfig, metrics: dict) -> str:
     """The last printed line."""
     what = {"image": cfg.image or "camera", "audio": cfg.audio, "video": cfg.video, "poisson": cfg.image or "camera"}
     label = cfg.mode if cfg.mode != "poisson" else f"poisson ({cfg.supervise})"
+    if cfg.mode == "poisson" and cfg.supervise == "laplacian":
+        label = f"poisson (laplacian, {cfg.laplacian_loss})"
     scores = ", ".join(f"{a} {m['psnr']:.2f} dB ({m['seconds_per_step']:.3f} s/step)" for a, m in metrics.items())
     return f"fit {label} {Path(str(what[cfg.mode])).name}, {cfg.steps} steps: {scores} -> {cfg.out}/metrics.json"
 

@@ -49,6 +49,7 @@ def files(tmp_path):
         ("poisson", ["--size", "12", "--supervise", "gradient"], ["siren.png"]),
         ("poisson", ["--size", "12", "--supervise", "laplacian", "--arch", "siren", "tanh"], ["tanh.png"]),
         ("poisson", ["--size", "12", "--derivatives", "forward", "--bf16", "--lr_schedule", "cosine"], ["siren.png"]),
+        ("poisson", ["--size", "12", "--supervise", "laplacian", "--laplacian_loss", "ritz"], ["siren.png"]),
     ],
 )
 def test_every_mode_in_process(script, files, tmp_path, mode, args, outputs):
@@ -105,6 +106,7 @@ def test_config_file_and_flag_precedence(script, tmp_path):
         (["image", "--steps", "0"], "--steps must be at least 1"),
         (["poisson", "--lr_schedule", "cosine", "--lr_final", "-1"], "--lr_final must be positive"),
         (["image", "--arch", "siren", "gelu"], "unknown --arch gelu"),
+        (["poisson", "--supervise", "laplacian", "--laplacian_loss", "energy"], "--laplacian_loss 'energy'"),
         (["audio"], "needs --audio"),
         (["image", "--config", "{tmp}/nope.yaml"], "config file not found"),
     ],
