@@ -85,6 +85,10 @@ class FitConfig:
             (bool(self.arch) and not set(self.arch) - set(ARCHS), f"unknown --arch {unknown}: choose from {ARCHS}"),
             (self.supervise in ("gradient", "laplacian"), f"--supervise {self.supervise!r}: gradient or laplacian"),
             (self.laplacian_loss in LAPLACIAN_LOSSES, f"--laplacian_loss {self.laplacian_loss!r}: residual or ritz"),
+            (
+                self.laplacian_loss == "residual" or (self.mode, self.supervise) == ("poisson", "laplacian"),
+                "--laplacian_loss ritz needs the poisson mode with --supervise laplacian",
+            ),
             (self.derivatives in DERIVATIVES, f"--derivatives {self.derivatives!r}: one of {DERIVATIVES}"),
             (self.lr_schedule in LR_SCHEDULES, f"--lr_schedule {self.lr_schedule!r}: one of {LR_SCHEDULES}"),
             (self.lr_final is None or self.lr_final > 0, f"--lr_final must be positive, got {self.lr_final}"),

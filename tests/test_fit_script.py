@@ -107,6 +107,7 @@ def test_config_file_and_flag_precedence(script, tmp_path):
         (["poisson", "--lr_schedule", "cosine", "--lr_final", "-1"], "--lr_final must be positive"),
         (["image", "--arch", "siren", "gelu"], "unknown --arch gelu"),
         (["poisson", "--supervise", "laplacian", "--laplacian_loss", "energy"], "--laplacian_loss 'energy'"),
+        (["poisson", "--laplacian_loss", "ritz"], "--laplacian_loss ritz needs the poisson mode with --supervise"),
         (["audio"], "needs --audio"),
         (["image", "--config", "{tmp}/nope.yaml"], "config file not found"),
     ],
