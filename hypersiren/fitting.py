@@ -10,12 +10,12 @@ A Laplacian is fitted in one of two ways. ``supervise="laplacian"`` is the paper
 SIREN's Laplacian and the target at the pixels. It leaves every harmonic function free (a ramp, a saddle: on
 camera 256^2 removing a plane from its error lifts 12.5 dB to 15.1), and its curvature along a mode scales as
 the inverse fourth power of the mode's wavelength (the square for the energy below), so the smooth part is
-barely fitted. ``supervise="ritz"`` minimises the Ritz
-energy of the same Poisson problem, the mean of ``1/2 |grad u|^2 + g u`` (the deep Ritz method, E and Yu
-2018): its minimiser solves ``lap(u) = g`` with the flux the target carries at its edge pixels (a Laplacian
-with replicated edges is the discrete Neumann problem), only the offset is free, and it needs the gradient
-alone. The energy is evaluated at points drawn uniformly in each pixel's cell (``cell``) each step: at the
-pixel centres alone it is unbounded below (values and gradients at a finite set of points are independent).
+barely fitted. ``supervise="ritz"`` minimises the Ritz energy of the same Poisson problem, the mean of
+``1/2 |grad u|^2 + g u`` (the deep Ritz method, E and Yu 2018): its minimiser solves ``lap(u) = g`` with the
+flux the target carries at its edge pixels (a Laplacian with replicated edges is the discrete Neumann problem),
+only the offset is free, and it needs the gradient alone. The energy is evaluated at points drawn uniformly in
+each pixel's cell (``cell``) each step: at the pixel centres alone it is unbounded below (values and gradients
+at a finite set of points are independent).
 
 Derivatives of a :class:`hypersiren.Siren` are computed by hand-fused routes (``derivatives="fused"``, the
 default): the gradient by :func:`hypersiren.fused_gradient.value_and_gradient`, the Laplacian by forward
