@@ -8,7 +8,10 @@ the mask themselves (average-pooled to the grid) join the last layer, so a code 
 With ``fill_scales`` the encoder also reads mask-aware Gaussian fills of the observed values (normalized
 convolution, Knutsson & Westin 1993: ``blur(x * m) / blur(m)`` and the density ``blur(m)``, at sigma 1, 2, 4, ...
 pixels): a local interpolation of the context at every pixel, at the input and again at the last layer.
-Convolutions only: any resolution works; the grid keeps ``grid_stride`` pixels per code.
+With ``mid_blocks`` and ``attention`` the deepest level (1/8 of the side) gets more residual blocks and a
+self-attention block (as in diffusion U-Nets): cheap at 4x4 or 8x8 cells, and it is where a large hole is
+imagined from the face around it. Convolutions and attention only: any resolution works; the grid keeps
+``grid_stride`` pixels per code.
 """
 
 from __future__ import annotations
@@ -28,31 +31,41 @@ class GridEncoder(nn.Module):
         channels: image channels (a mask channel is added).
         latent_dim: global code size.
         grid_dim: local code size D.
-        width: channels at full resolution; doubled per stage, capped at 4x.
+        width: channels at full resolution; doubled per stage, capped at ``width_mult`` x.
         grid_stride: pixels per code along each axis (a power of two, at most ``2**stages``).
         stages: stride-2 stages of the contracting path.
         grid_input: feed the (pooled) observed values and mask to the last layer.
         global_code: compute the global code (else it is empty, ``(B, 0)``).
         fill_scales: how many mask-aware Gaussian fills (sigma 1, 2, 4, ... pixels) join the input (0: none).
+        width_mult: the cap on the channel multiple of the deeper stages.
+        mid_blocks: extra residual blocks at the deepest level.
+        attention: a self-attention block at the deepest level (after the extra blocks).
     """
 
     def __init__(self, channels: int = 3, latent_dim: int = 256, grid_dim: int = 64, width: int = 32,
                  grid_stride: int = 1, stages: int = 3, grid_input: bool = True,
-                 global_code: bool = True, fill_scales: int = 0) -> None:  # fmt: skip
+                 global_code: bool = True, fill_scales: int = 0, width_mult: int = 4,
+                 mid_blocks: int = 0, attention: bool = False) -> None:  # fmt: skip
         super().__init__()
-        if fill_scales < 0:
-            raise ValueError(f"fill_scales must be >= 0, got {fill_scales}")
+        if fill_scales < 0 or mid_blocks < 0:
+            raise ValueError(f"fill_scales and mid_blocks must be >= 0, got {fill_scales} and {mid_blocks}")
         levels = grid_stride.bit_length() - 1
         if grid_stride < 1 or 2**levels != grid_stride or levels > stages:
             raise ValueError(f"grid_stride must be a power of two up to {2**stages}, got {grid_stride}")
         self.grid_stride, self.grid_input, self.fill_scales = grid_stride, grid_input, fill_scales
-        widths = [width * min(2**i, 4) for i in range(stages + 1)]  # channels per level, full resolution first
+        if stages < 1 or width_mult < 1:
+            raise ValueError(f"stages and width_mult must be >= 1, got {stages} and {width_mult}")
+        widths = [width * min(2**i, width_mult) for i in range(stages + 1)]  # channels per level, full resolution first
         inputs = (channels + 1) * (1 + fill_scales)  # image and mask, then each fill and its density
         self.stem = nn.Conv2d(inputs, width, 3, padding=1)
         self.down = nn.ModuleList([ResBlock(width, width)])
         for i in range(1, stages + 1):
             stage = [ResBlock(widths[i - 1], widths[i], stride=2), ResBlock(widths[i], widths[i])]
             self.down.append(nn.Sequential(*stage))
+        mid = [ResBlock(widths[-1], widths[-1]) for _ in range(mid_blocks)] + (
+            [SelfAttention(widths[-1])] if attention else []
+        )
+        self.mid = nn.Sequential(*mid) if mid else None  # absent by default: older checkpoints load strictly
         self.up = nn.ModuleList(ResBlock(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(levels, stages)))
         self.head = None
         if global_code:
@@ -73,6 +86,8 @@ class GridEncoder(nn.Module):
         for stage in self.down:
             h = stage(h)
             skips.append(h)  # level i: (B, widths[i], H / 2^i, W / 2^i)
+        if self.mid is not None:
+            h = self.mid(h)
         code = self.head(h) if self.head is not None else h.new_zeros(len(h), 0)  # (B, latent_dim) or (B, 0)
         for block, skip in zip(self.up, reversed(skips[:-1]), strict=False):
             h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")  # any size, not only multiples of 2^stages
@@ -81,6 +96,21 @@ class GridEncoder(nn.Module):
         if self.grid_input:
             h = torch.cat([h, F.adaptive_avg_pool2d(x, h.shape[-2:]).to(h.dtype)], dim=1)
         return Latent(code, self.out(h))  # grid: (B, D, H / s, W / s)
+
+
+class SelfAttention(nn.Module):
+    """Pre-norm multi-head self-attention over the cells of a feature map, residual: ``(B, C, H, W)`` -> same."""
+
+    def __init__(self, channels: int, heads: int = 4) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(min(8, channels), channels)
+        self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        t = self.norm(x).flatten(2).transpose(1, 2)  # (B, H W, C)
+        t, _ = self.attn(t, t, t, need_weights=False)
+        return x + t.transpose(1, 2).reshape(b, c, h, w)
 
 
 def gaussian_kernel(sigma: float) -> torch.Tensor:

@@ -61,6 +61,10 @@ class HyperSirenConfig:
     grid_global: bool = True  # add the global code's FiLM modulations
     grid_input: bool = True  # the observed values and mask join the grid's last layer
     grid_fill: int = 0  # mask-aware Gaussian fills of the context (sigma 1, 2, 4, ... px) join the encoder's input
+    grid_stages: int = 3  # stride-2 stages of the grid encoder (its deepest level is 1 / 2**stages of the side)
+    grid_width_mult: int = 4  # the grid encoder's deeper stages have at most this many times encoder_width channels
+    grid_mid_blocks: int = 0  # extra residual blocks at the grid encoder's deepest level
+    grid_attention: bool = False  # a self-attention block at the grid encoder's deepest level
 
     def __post_init__(self) -> None:
         if (self.encoder == "grid") != (self.hypernet == "grid"):
@@ -126,7 +130,9 @@ class HyperSiren(
         grid = {}
         if c.encoder == "grid":
             grid = dict(grid_dim=c.grid_dim, grid_stride=c.grid_stride, grid_input=c.grid_input,
-                        global_code=c.grid_global, fill_scales=c.grid_fill)  # fmt: skip
+                        global_code=c.grid_global, fill_scales=c.grid_fill, stages=c.grid_stages,
+                        width_mult=c.grid_width_mult, mid_blocks=c.grid_mid_blocks,
+                        attention=c.grid_attention)  # fmt: skip
         self.encoder = build_encoder(c.encoder, c.channels, c.latent_dim, c.image_size, c.encoder_width, **grid)
         self.siren = Siren(2, c.hidden_features, c.hidden_layers, c.channels, c.first_omega_0, c.hidden_omega_0)
         self.hypernet = build_hypernet(c.hypernet, c.latent_dim, self.siren, c.hyper_hidden_features,

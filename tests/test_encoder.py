@@ -105,3 +105,44 @@ def test_grid_encoder_with_fills_keeps_its_contract():
     assert encoder(*_inputs(20)).grid.shape == (2, 4, 20, 20)
     with pytest.raises(ValueError, match="fill_scales"):
         build_encoder("grid", 3, 24, 16, 8, fill_scales=-1)
+
+
+def test_grid_encoder_with_a_deeper_bottleneck_keeps_its_contract():
+    torch.manual_seed(0)
+    plain = build_encoder("grid", 3, 24, 16, 8, grid_dim=4)
+    assert not any(k.startswith("mid.") for k in plain.state_dict()), "defaults keep older checkpoints' keys"
+    encoder = build_encoder("grid", 3, 24, 16, 8, grid_dim=4, mid_blocks=2, attention=True).eval()
+    assert len(encoder.mid) == 3 and sum(k.startswith("mid.") for k in encoder.state_dict()) > 0
+    images, observed = _inputs(16)
+    with torch.no_grad():
+        out = encoder(images, observed)
+        again = encoder(torch.where(observed, images, torch.randn_like(images) * 5), observed)
+    assert out.grid.shape == (2, 4, 16, 16) and out.code.shape == (2, 24)
+    torch.testing.assert_close(again.grid, out.grid)
+    torch.testing.assert_close(again.code, out.code)
+    assert encoder(*_inputs(20)).grid.shape == (2, 4, 20, 20), "attention takes any number of cells"
+    with pytest.raises(ValueError, match="mid_blocks"):
+        build_encoder("grid", 3, 24, 16, 8, mid_blocks=-1)
+
+
+def test_grid_encoder_stages_and_width_cap():
+    encoder = build_encoder("grid", 3, 24, 16, 8, grid_dim=4, stages=4, width_mult=8, mid_blocks=1, attention=True)
+    assert encoder.down[-1][0].body[2].out_channels == 8 * 8, "the fourth stage has 8 x width channels"
+    assert len(encoder.down) == 5 and len(encoder.up) == 4
+    for size in (16, 20):  # the deepest level is 1x1 and 2x2 cells here
+        assert encoder(*_inputs(size)).grid.shape == (2, 4, size, size)
+    for bad in (dict(stages=0), dict(width_mult=0)):
+        with pytest.raises(ValueError, match="stages and width_mult"):
+            build_encoder("grid", 3, 24, 16, 8, **bad)
+
+
+def test_bottleneck_attention_mixes_every_cell():
+    from hypersiren.grid_encoder import SelfAttention
+
+    torch.manual_seed(0)
+    attention = SelfAttention(8, heads=2).eval()
+    x = torch.randn(1, 8, 4, 4)
+    y = attention(x)
+    x2 = x.clone()
+    x2[..., 3, 3] += 1.0  # one corner cell changes: the opposite corner's output changes too
+    assert (attention(x2)[..., 0, 0] - y[..., 0, 0]).abs().max() > 1e-4

@@ -23,6 +23,7 @@ VARIANTS = [
     dict(encoder="grid", hypernet="grid"),
     dict(encoder="grid", hypernet="grid", grid_stride=2, grid_scale=True),
     dict(encoder="grid", hypernet="grid", grid_stride=4, grid_global=False, grid_input=False),
+    dict(encoder="grid", hypernet="grid", grid_stages=4, grid_width_mult=8, grid_mid_blocks=1, grid_attention=True),
 ]
 
 
@@ -247,7 +248,8 @@ def test_bad_shapes_are_named():
 @pytest.mark.parametrize("hypernet", ["full", "grid"])
 def test_save_load_round_trip_exact_and_strict(tmp_path, hypernet):
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(hypernet=hypernet, encoder=_encoder(hypernet), grid_scale=True)).eval()
+    extra = dict(grid_scale=True, grid_mid_blocks=1, grid_attention=True) if hypernet == "grid" else {}
+    model = HyperSiren(HyperSirenConfig.tiny(hypernet=hypernet, encoder=_encoder(hypernet), **extra)).eval()
     model.save_pretrained(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
     assert json.loads((tmp_path / "config.json").read_text())["hypernet"] == hypernet
