@@ -8,7 +8,7 @@ the mask themselves (average-pooled to the grid) join the last layer, so a code 
 With ``fill_scales`` the encoder also reads mask-aware Gaussian fills of the observed values (normalized
 convolution, Knutsson & Westin 1993: ``blur(x * m) / blur(m)`` and the density ``blur(m)``, at sigma 1, 2, 4, ...
 pixels): a local interpolation of the context at every pixel, at the input and again at the last layer.
-With ``mid_blocks`` and ``attention`` the deepest level (1/8 of the side) gets more residual blocks and a
+With ``mid_blocks`` and ``attention`` the deepest level (1 / 2**stages of the side) gets more residual blocks and a
 self-attention block (as in diffusion U-Nets): cheap at 4x4 or 8x8 cells, and it is where a large hole is
 imagined from the face around it. Convolutions and attention only: any resolution works; the grid keeps
 ``grid_stride`` pixels per code.
