@@ -140,7 +140,7 @@ def main(cfg: FitConfig) -> dict:
     supervise = "value" if target is None else cfg.supervise
     cell = None  # ritz draws one point per pixel cell each step: the grid's spacing
     if supervise == "laplacian" and cfg.laplacian_loss == "ritz":
-        supervise, cell = "ritz", [2.0 / (side - 1) for side in signal.shape]
+        supervise, cell = "ritz", [operators.spacing(side) for side in signal.shape]
     for arch in cfg.arch:
         torch.manual_seed(cfg.seed)
         model = make_model(arch, coords.shape[1], cfg.hidden_features, cfg.hidden_layers, values.shape[1],

@@ -60,7 +60,8 @@ def laplacian(y: torch.Tensor, x: torch.Tensor, create_graph: bool = True) -> to
     return divergence(gradient(y, x, create_graph=True), x, create_graph)
 
 
-def _spacing(side: int) -> float:
+def spacing(side: int) -> float:
+    """The step between neighbouring coordinates of :func:`hypersiren.coords.grid` along an axis of ``side`` pixels."""
     return 2.0 / (side - 1)
 
 
@@ -74,7 +75,7 @@ def image_gradient(images: torch.Tensor) -> torch.Tensor:
         ``(B, C, 2, H, W)``: d/dy then d/dx, matching the (y, x) coordinate order.
     """
     _, _, h, w = images.shape
-    dy, dx = torch.gradient(images, spacing=(_spacing(h), _spacing(w)), dim=(-2, -1))
+    dy, dx = torch.gradient(images, spacing=(spacing(h), spacing(w)), dim=(-2, -1))
     return torch.stack([dy, dx], dim=2)
 
 
@@ -89,8 +90,8 @@ def image_laplacian(images: torch.Tensor) -> torch.Tensor:
     """
     _, _, h, w = images.shape
     padded = F.pad(images, (1, 1, 1, 1), mode="replicate")
-    d2y = (padded[..., 2:, 1:-1] - 2 * images + padded[..., :-2, 1:-1]) / _spacing(h) ** 2
-    d2x = (padded[..., 1:-1, 2:] - 2 * images + padded[..., 1:-1, :-2]) / _spacing(w) ** 2
+    d2y = (padded[..., 2:, 1:-1] - 2 * images + padded[..., :-2, 1:-1]) / spacing(h) ** 2
+    d2x = (padded[..., 1:-1, 2:] - 2 * images + padded[..., 1:-1, :-2]) / spacing(w) ** 2
     return d2y + d2x
 
 

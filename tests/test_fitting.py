@@ -175,7 +175,7 @@ def test_ritz_recovers_the_ramp_the_laplacian_residual_leaves_free(camera32):
     for supervise in ("laplacian", "ritz"):
         torch.manual_seed(0)
         res = fit(make_model("siren", 2, 64, 2, 1), coords, target, steps=200, lr=1e-3, supervise=supervise,
-                  reference=image, cell=[2 / 31, 2 / 31], progress=False)  # fmt: skip
+                  reference=image, cell=[operators.spacing(32)] * 2, progress=False)  # fmt: skip
         scores[supervise] = res.history.psnr[-1]
         assert res.history.steps[-1] == 200 and res.prediction.shape == image.shape
     # measured (seeds 0-3): laplacian 12.38-12.68 dB, ritz 20.05-21.68 dB
