@@ -49,12 +49,12 @@ class GridEncoder(nn.Module):
         super().__init__()
         if fill_scales < 0 or mid_blocks < 0:
             raise ValueError(f"fill_scales and mid_blocks must be >= 0, got {fill_scales} and {mid_blocks}")
+        if stages < 1 or width_mult < 1:
+            raise ValueError(f"stages and width_mult must be >= 1, got {stages} and {width_mult}")
         levels = grid_stride.bit_length() - 1
         if grid_stride < 1 or 2**levels != grid_stride or levels > stages:
             raise ValueError(f"grid_stride must be a power of two up to {2**stages}, got {grid_stride}")
         self.grid_stride, self.grid_input, self.fill_scales = grid_stride, grid_input, fill_scales
-        if stages < 1 or width_mult < 1:
-            raise ValueError(f"stages and width_mult must be >= 1, got {stages} and {width_mult}")
         widths = [width * min(2**i, width_mult) for i in range(stages + 1)]  # channels per level, full resolution first
         inputs = (channels + 1) * (1 + fill_scales)  # image and mask, then each fill and its density
         self.stem = nn.Conv2d(inputs, width, 3, padding=1)

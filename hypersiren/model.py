@@ -70,6 +70,9 @@ class HyperSirenConfig:
         if (self.encoder == "grid") != (self.hypernet == "grid"):
             raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
                               f"hypernet={self.hypernet!r}")  # fmt: skip
+        for name, least in (("grid_stages", 1), ("grid_width_mult", 1), ("grid_mid_blocks", 0), ("grid_fill", 0)):
+            if getattr(self, name) < least:
+                raise ConfigError(f"{name} must be >= {least}, got {getattr(self, name)}")
 
     @classmethod
     def paper(cls) -> HyperSirenConfig:

@@ -181,6 +181,9 @@ def test_grid_encoder_and_hypernet_go_together():
         HyperSirenConfig(encoder="conv", hypernet="grid")
     with pytest.raises(ValueError, match="grid_stride"):
         HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", grid_stride=3))
+    for name, bad in (("grid_stages", 0), ("grid_width_mult", 0), ("grid_mid_blocks", -1), ("grid_fill", -1)):
+        with pytest.raises(ConfigError, match=f"{name} must be >= "):  # the config's own key, before any data loads
+            HyperSirenConfig(encoder="grid", hypernet="grid", **{name: bad})
 
 
 def test_pictures_of_another_size_are_resampled_to_the_models():
