@@ -3,7 +3,7 @@
     python bench/demo_request.py                     # shipped prior, 256x256 rendering, 7 repeats
     python bench/demo_request.py --model DIR --repeats 11 --hole painted
 
-The request is :func:`hypersiren.demo.complete` on a bundled 256x256 example: decode the picture (and the
+The request is :func:`hypersiren.app.requests.complete` on a bundled 256x256 example: decode the picture (and the
 painted layer), centre-crop and resize both, build the mask, ``model.inpaint``, ``model.render`` at 8x the
 model's side, PSNR over the hole. The reference, measured in the same run and interleaved with it so both see
 the same machine load, is the bare ``model.inpaint`` + ``model.render`` on the same tensors: the ratio is the
@@ -25,9 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from hypersiren import HyperSiren  # noqa: E402
+from hypersiren.app.demo import EXAMPLES_DIR  # noqa: E402
+from hypersiren.app.requests import complete  # noqa: E402
 from hypersiren.data import to_model_range  # noqa: E402
-from hypersiren.demo import EXAMPLES_DIR, complete  # noqa: E402
-from hypersiren.picture import load_picture  # noqa: E402
+from hypersiren.inpaint import load_picture  # noqa: E402
 
 
 def main(args: argparse.Namespace) -> dict[str, float]:

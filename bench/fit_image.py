@@ -37,10 +37,11 @@ from interleave import (  # noqa: E402
     step_bound,
 )
 
-from hypersiren import Siren, metrics  # noqa: E402
-from hypersiren.coords import grid, image_to_points  # noqa: E402
+from hypersiren import Siren
 from hypersiren.fitting import fit  # noqa: E402
-from hypersiren.signals import load_image  # noqa: E402
+from hypersiren.fitting.signals import load_image  # noqa: E402
+from hypersiren.metrics import image as metrics  # noqa: E402
+from hypersiren.siren import grid, image_to_points  # noqa: E402
 
 HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, LR = 256, 3, 30.0, 1e-4
 MILESTONES = (50, 100, 200)

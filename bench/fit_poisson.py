@@ -32,10 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the reference networ
 from fit_image import HIDDEN_FEATURES, HIDDEN_LAYERS, OMEGA_0, psnr, reference_from  # noqa: E402
 from interleave import Reference, cpu_name, dominant_matmul, line, matmul_line, parse, parser  # noqa: E402
 
-from hypersiren import Siren, operators  # noqa: E402
-from hypersiren.coords import grid, image_to_points  # noqa: E402
-from hypersiren.fitting import DERIVATIVES, align, fit  # noqa: E402
-from hypersiren.signals import load_image  # noqa: E402
+from hypersiren import Siren
+from hypersiren.fitting import align
+from hypersiren.fitting.loop import DERIVATIVES, fit  # noqa: E402
+from hypersiren.fitting.signals import load_image  # noqa: E402
+from hypersiren.siren import (  # noqa: E402
+    grid,
+    image_to_points,
+    operators,  # noqa: E402
+)
 
 MILESTONES = (25, 50, 100, 200, 500)
 

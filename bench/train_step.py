@@ -47,11 +47,11 @@ import torch
 from interleave import cpu_name  # bench/, the script's folder
 from torch import nn
 
-from hypersiren.losses import prior_loss
+from hypersiren.app.scripts import GLIBC_TUNABLES
 from hypersiren.masks import sample_observed
-from hypersiren.model import HyperSiren, HyperSirenConfig
-from hypersiren.scripts import GLIBC_TUNABLES
-from hypersiren.seeds import generator
+from hypersiren.prior import HyperSiren, HyperSirenConfig
+from hypersiren.prior.losses import prior_loss
+from hypersiren.utils import generator
 
 # The paper's optimisation (supplement Sec. 9) and data.
 LR = 5e-5

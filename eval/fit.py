@@ -24,18 +24,18 @@ from pathlib import Path
 
 import torch
 
-from hypersiren import config, operators, scripts
-from hypersiren.baselines import ARCHS, make_model, nyquist_frequencies
-from hypersiren.config import ConfigError
-from hypersiren.coords import points_to_image
-from hypersiren.figures import fit_figure
-from hypersiren.fitting import DERIVATIVES, LR_SCHEDULES, FitResult, align, fit
+from hypersiren.app import scripts
+from hypersiren.app.figures import fit_figure
+from hypersiren.app.reports import write_json
+from hypersiren.fitting import Signal, align, load_signal, save_signal
+from hypersiren.fitting.loop import DERIVATIVES, LR_SCHEDULES, FitResult, fit
 from hypersiren.metrics import mse, psnr
-from hypersiren.reports import write_json
-from hypersiren.signals import Signal, load_signal, save_signal
+from hypersiren.siren import operators, points_to_image
+from hypersiren.siren.baselines import ARCHS, make_model, nyquist_frequencies
+from hypersiren.utils import ConfigError, config
 
 MODES = ("image", "audio", "video", "poisson")
-LAPLACIAN_LOSSES = ("residual", "ritz")  # hypersiren.fitting: supervise="laplacian" or "ritz"
+LAPLACIAN_LOSSES = ("residual", "ritz")  # hypersiren.fitting.loop: supervise="laplacian" or "ritz"
 USAGE = "eval/fit.py {image,audio,video,poisson} [--config FILE] [--key value ...]"
 
 
@@ -67,7 +67,7 @@ class FitConfig:
     batch_size: int | None = None  # points per step (None: all points)
     seed: int = 0  # seeds initialisation and batches
     bf16: bool = False  # bf16 autocast for the matmuls (values, SIREN derivatives)
-    derivatives: str = "fused"  # poisson: fused | forward | autograd (see hypersiren.fitting)
+    derivatives: str = "fused"  # poisson: fused | forward | autograd (see hypersiren.fitting.loop)
     # run
     device: str = "cpu"  # torch device
     progress: bool = True  # progress bars (--no_progress hides them)

@@ -12,10 +12,10 @@ setting, ``OUT/grid_{setting}.png``, prints a table, and ends with a one-line su
 ``mse`` (raw output clipped, every pixel, [0, 1]), ``*_missing`` over the hole, ``ssim`` / ``lpips`` of the
 completed image (:func:`hypersiren.metrics.inpainting_metrics`). ``--protocol paper`` evaluates context 10, 100,
 1000 (Bernoulli p = N / (H W) as the official test; ``--context_sampling exact``: the CNP protocol), half and
-full beside the paper's numbers; ``--method`` a classical fill (:mod:`hypersiren.classical`) under the same masks;
-``--image`` one picture of any size, written as ``OUT/{name}_observed.png``, ``_completed.png`` and
-``_rendered{S}.png``. The work is the library's: :mod:`hypersiren.inpainting`, :mod:`hypersiren.sources`,
-:mod:`hypersiren.figures`, :mod:`hypersiren.reports`.
+full beside the paper's numbers; ``--method`` a classical fill (:mod:`hypersiren.inpaint.classical`) under the
+same masks; ``--image`` one picture of any size, written as ``OUT/{name}_observed.png``, ``_completed.png`` and
+``_rendered{S}.png``. The work is the library's: :mod:`hypersiren.inpaint.pipeline`,
+:mod:`hypersiren.app.sources`, :mod:`hypersiren.app.figures`, :mod:`hypersiren.app.reports`.
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ from pathlib import Path
 
 import torch
 
-from hypersiren import classical, config, perceptual, scripts, seeds
-from hypersiren.config import ConfigError
+from hypersiren.app import scripts
+from hypersiren.app.figures import inpainting_grid
+from hypersiren.app.reports import csv_rows, fmt, mean, summarize, table, write_csv, write_json
+from hypersiren.app.sources import load_images, load_model, model_image_size
 from hypersiren.data import IMAGE_SUFFIXES
-from hypersiren.figures import inpainting_grid
-from hypersiren.inpainting import PAPER, RefineOptions, complete_picture, evaluate, settings
+from hypersiren.fitting.signals import save_image
+from hypersiren.inpaint import check_hole, classical, load_picture
+from hypersiren.inpaint.pipeline import PAPER, RefineOptions, complete_picture, evaluate, settings
 from hypersiren.masks import KINDS, make_observed
-from hypersiren.metrics import inpainting_metrics
-from hypersiren.picture import check_hole, load_picture
-from hypersiren.reports import csv_rows, fmt, mean, summarize, table, write_csv, write_json
-from hypersiren.signals import save_image
-from hypersiren.sources import load_images, load_model, model_image_size
+from hypersiren.metrics import inpainting_metrics, perceptual
+from hypersiren.utils import ConfigError, config, seeds
 
 USAGE = "eval/inpaint.py [--config FILE] [--key value ...]"
 LPIPS = "alexnet v0.1, upsampled to 64"
@@ -57,7 +57,7 @@ class InpaintConfig:
     image_size: int | None = None  # evaluation side (None: the model's; another side is resampled)
     limit: int | None = None  # evaluate only the first N images
     # masks
-    mask: str | None = None  # a hypersiren.masks kind (None: center, or file with mask_path)
+    mask: str | None = None  # a hypersiren.masks.kinds kind (None: center, or file with mask_path)
     num_context: int = 100  # context pixels for mask random / bernoulli
     center_frac: float = 0.5  # side of the center hole / image side
     mask_path: str | None = None  # mask image for mask file (white = missing; cropped like the pictures)

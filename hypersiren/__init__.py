@@ -11,10 +11,33 @@ Conventions, used by every module:
 - A mask is always named ``observed``: bool, True = known pixel.
 - Metrics are computed per sample, then averaged.
 - Randomness goes through explicit ``torch.Generator`` objects seeded from (seed, step).
+
+The rooms, from the ground up (each subpackage's docstring says what lives there and names the rooms it may
+import; ``tests/test_layout.py`` holds the code to it, and to this order: a room imports only rooms listed
+before it):
+
+    utils     configs, seeded generators, optional packages
+    siren     the network, its baselines, coordinates, derivatives
+    data      the CelebA protocol's preprocessing and the data sources
+    metrics   MSE, PSNR, SSIM, LPIPS per sample
+    masks     observed masks by kind, training context, resampling
+    fitting   one signal fitted with one network
+    prior     encoders, latents, hypernetworks, the model, its training and checkpoints, shipped priors
+    inpaint   pictures, classical fills, the completion pipeline
+    app       the demo page and what the scripts share (the one room that prints)
+
+The 0.1 module paths (``hypersiren.model``, ``hypersiren.demo``, ...) still import, with a
+``DeprecationWarning``, until 0.2 (:mod:`hypersiren._moved`).
 """
 
-from hypersiren.model import HyperSiren, HyperSirenConfig
-from hypersiren.siren import SineLayer, Siren
+from hypersiren import _moved
+from hypersiren.fitting.loop import fit
+from hypersiren.masks.kinds import make_observed
+from hypersiren.prior.config import HyperSirenConfig
+from hypersiren.prior.model import HyperSiren
+from hypersiren.siren.network import SineLayer, Siren
 
-__all__ = ["HyperSiren", "HyperSirenConfig", "SineLayer", "Siren"]
+_moved.install()
+
+__all__ = ["HyperSiren", "HyperSirenConfig", "SineLayer", "Siren", "fit", "make_observed"]
 __version__ = "0.1.0"

@@ -53,7 +53,7 @@ def write_npz_split(folder: Path, size: int = 16, counts=(("train", 48), ("val",
 
 def save_random_alexnet(path: Path):
     """Save a randomly initialised LPIPS AlexNet backbone in the offline-weights ``.npz`` layout; return it."""
-    from hypersiren import perceptual
+    from hypersiren.metrics import perceptual
 
     ref = perceptual.random_lpips()
     perceptual.save_backbone(ref, path)

@@ -10,7 +10,7 @@ with their defaults). Batches and context masks come from generators seeded by (
 resumed run (``--resume_from=DIR|latest``) is identical to an uninterrupted one; Ctrl-C ends with the line
 that says how. Each ``checkpoint-{step}/`` also holds the model's ``config.json``, so
 ``HyperSiren.from_pretrained`` loads it; the final export's model card records the data, steps and metrics.
-What is not the loop (batch order, schedule, validation masks, checkpoint folders) is :mod:`hypersiren.training`.
+What is not the loop (batch order, schedule, validation masks, checkpoint folders) is :mod:`hypersiren.prior.training`.
 """
 
 from __future__ import annotations
@@ -33,18 +33,17 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from hypersiren import config, scripts, training
-from hypersiren.checkpoints import CheckpointError
-from hypersiren.config import ConfigError, to_yaml
-from hypersiren.coords import random_pixels, take_pixels
+from hypersiren.app import scripts
 from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset, to_model_range
-from hypersiren.ema import EMA
-from hypersiren.losses import prior_loss
 from hypersiren.masks import sample_observed
 from hypersiren.metrics import mse, to_unit
-from hypersiren.model import HyperSiren, HyperSirenConfig
-from hypersiren.seeds import generator
-from hypersiren.training import LR_SCHEDULES
+from hypersiren.prior import CheckpointError, HyperSiren, HyperSirenConfig, training
+from hypersiren.prior.ema import EMA
+from hypersiren.prior.losses import prior_loss
+from hypersiren.prior.training import LR_SCHEDULES
+from hypersiren.siren.coords import random_pixels, take_pixels
+from hypersiren.utils import config, generator
+from hypersiren.utils.config import ConfigError, to_yaml
 
 EMA_NAME = "ema.safetensors"
 

@@ -1,0 +1,111 @@
+"""The module paths of hypersiren 0.1's flat layout, kept working for one release (until 0.2) with a warning.
+
+The library moved into rooms by subsystem (see :mod:`hypersiren`); ``import hypersiren.model`` and
+``python -m hypersiren.demo`` still work and give the new module, with a ``DeprecationWarning`` that names the new
+path. Nothing inside the package imports an old path (a test checks it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import warnings
+from types import CodeType, ModuleType
+
+# old module -> where it lives now (a module that was split: the module that holds most of its names, and each
+# name the old module had is importable from the old path, since the new module's room re-exports or imports it)
+MOVED = {
+    "hypersiren.config": "hypersiren.utils.config",
+    "hypersiren.seeds": "hypersiren.utils.seeds",
+    "hypersiren.extras": "hypersiren.utils.extras",
+    "hypersiren.baselines": "hypersiren.siren.baselines",
+    "hypersiren.coords": "hypersiren.siren.coords",
+    "hypersiren.operators": "hypersiren.siren.operators",
+    "hypersiren.derivatives": "hypersiren.siren.derivatives",
+    "hypersiren.derivative_layers": "hypersiren.siren.derivative_layers",
+    "hypersiren.fused_gradient": "hypersiren.siren.fused_gradient",
+    "hypersiren.brush": "hypersiren.masks.brush",
+    "hypersiren.perceptual": "hypersiren.metrics.perceptual",
+    "hypersiren.signals": "hypersiren.fitting.signals",
+    "hypersiren.model": "hypersiren.prior.model",
+    "hypersiren.encoder": "hypersiren.prior.encoders",
+    "hypersiren.grid_encoder": "hypersiren.prior.grid_encoder",
+    "hypersiren.blocks": "hypersiren.prior.blocks",
+    "hypersiren.latent": "hypersiren.prior.latent",
+    "hypersiren.hypernet": "hypersiren.prior.hypernet",
+    "hypersiren.losses": "hypersiren.prior.losses",
+    "hypersiren.ema": "hypersiren.prior.ema",
+    "hypersiren.refine": "hypersiren.prior.refine",
+    "hypersiren.training": "hypersiren.prior.training",
+    "hypersiren.checkpoints": "hypersiren.prior.checkpoints",
+    "hypersiren.pretrained": "hypersiren.prior.pretrained",
+    "hypersiren.inpainting": "hypersiren.inpaint.pipeline",
+    "hypersiren.picture": "hypersiren.inpaint.picture",
+    "hypersiren.classical": "hypersiren.inpaint.classical",
+    "hypersiren.demo": "hypersiren.app.demo",
+    "hypersiren.scripts": "hypersiren.app.scripts",
+    "hypersiren.figures": "hypersiren.app.figures",
+    "hypersiren.reports": "hypersiren.app.reports",
+    "hypersiren.sources": "hypersiren.app.sources",
+}
+# hypersiren.siren, .data, .masks, .metrics and .fitting kept their names: they are rooms now, whose __init__
+# exports the public names the old modules had.
+
+
+class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import an old path as the module it moved to (the same module object), warning once per old path."""
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ANN001 - importlib's protocol
+        if name not in MOVED:
+            return None
+        spec = importlib.machinery.ModuleSpec(name, self, origin=importlib.util.find_spec(MOVED[name]).origin)
+        spec.has_location = True  # python -m gives the code the new module's __file__
+        return spec
+
+    def create_module(self, spec) -> ModuleType:  # noqa: ANN001
+        warnings.warn(f"{spec.name} moved to {MOVED[spec.name]}; the old path goes in hypersiren 0.2",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return importlib.import_module(MOVED[spec.name])
+
+    def exec_module(self, module: ModuleType) -> None:
+        pass  # the new module is already executed
+
+    def get_code(self, name: str) -> CodeType | None:
+        """For ``python -m hypersiren.demo``: runpy runs the new module's code."""
+        warnings.warn(f"{name} moved to {MOVED[name]}: run python -m {MOVED[name]}", DeprecationWarning, stacklevel=2)
+        spec = importlib.util.find_spec(MOVED[name])
+        return spec.loader.get_code(MOVED[name])
+
+
+def install() -> None:
+    """Put the finder on ``sys.meta_path`` (once)."""
+    if not any(isinstance(f, _MovedFinder) for f in sys.meta_path):
+        sys.meta_path.append(_MovedFinder())
+
+
+# the rooms that kept an old module's name, and the modules that now hold that old module's other names
+_KEPT_NAMES = {
+    "hypersiren.siren": ("hypersiren.siren.network",),
+    "hypersiren.data": ("hypersiren.data.images", "hypersiren.data.celeba"),
+    "hypersiren.masks": ("hypersiren.masks.kinds", "hypersiren.masks.context", "hypersiren.masks.resample"),
+    "hypersiren.metrics": ("hypersiren.metrics.image",),
+    "hypersiren.fitting": ("hypersiren.fitting.loop", "hypersiren.fitting.objectives"),
+}
+
+
+def old_name(room: str, name: str) -> object:
+    """A room's module ``__getattr__``: a name the old flat module had, from the module that holds it now, warning.
+
+    Raises:
+        AttributeError: no module of the room defines ``name``.
+    """
+    for module_name in _KEPT_NAMES.get(room, ()):
+        module = importlib.import_module(module_name)
+        if not name.startswith("__") and hasattr(module, name):
+            warnings.warn(f"{room}.{name} is {module_name}.{name} now; the old path goes in hypersiren 0.2",
+                          DeprecationWarning, stacklevel=3)  # fmt: skip
+            return getattr(module, name)
+    raise AttributeError(f"module {room!r} has no attribute {name!r}")

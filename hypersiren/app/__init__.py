@@ -1,0 +1,14 @@
+"""What a person runs: the demo page and what the scripts in ``train/``, ``eval/`` and ``bench/`` share.
+
+- :mod:`~hypersiren.app.demo`: the Gradio page (``python -m hypersiren.app.demo``, ``hypersiren-demo``).
+- :mod:`~hypersiren.app.scripts`: a script's ``__main__``: ``--help``, the config from the command line, one
+  ``error:`` line and exit status 2 for bad input.
+- :mod:`~hypersiren.app.sources`: the model and the images an evaluation names.
+- :mod:`~hypersiren.app.figures`, :mod:`~hypersiren.app.reports`: figures, tables, ``metrics.json`` and CSV files.
+
+The one room that prints. May import: utils, siren, data, masks, metrics, fitting, prior, inpaint.
+"""
+
+from hypersiren.app.sources import load_images, load_model
+
+__all__ = ["load_images", "load_model"]

@@ -1,0 +1,114 @@
+"""A page that shows the prior at work (SIREN Sec. 4.4): pick or upload a picture, paint the hole, watch it complete.
+
+    python -m hypersiren.app.demo [--model NAME_OR_DIR] [--port N] [--share]     # or: hypersiren-demo
+
+A Gradio ``Blocks`` page (a Hugging Face Space is this file as ``app.py``), offline, on the CPU, with the
+shipped prior by default. The picture is centre-cropped to a square and resized to the model's side exactly
+as ``eval/inpaint.py --image`` does (:func:`hypersiren.inpaint.picture.load_picture`); the hole is the painted
+layer's alpha through the same crop and resize, or a preset. The page shows the observed picture, the
+completion at the model's resolution (observed pixels kept) and the same SIREN rendered at 2x / 4x / 8x
+that resolution, which a CNN inpainter cannot do.
+
+The request is :mod:`hypersiren.app.requests` (:func:`~hypersiren.app.requests.complete`), callable without
+Gradio. This module is an app, so unlike the rest of the library it parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hypersiren.app.requests import HOLES, complete, load, respond
+from hypersiren.prior import pretrained
+from hypersiren.prior.model import HyperSiren
+from hypersiren.utils.extras import MissingExtraError, require
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+SCALES = (2, 4, 8)  # the larger rendering, as multiples of the model's side
+# the model-resolution outputs are tiny: show them as large as their box, with visible pixels
+CSS = (
+    ".pixelated img { image-rendering: pixelated; width: 100% !important; height: 100% !important; "
+    "object-fit: contain; }"
+)
+
+
+def build(model: HyperSiren | None, model_line: str):
+    """The Gradio page (``gr.Blocks``) for ``model``; a model that failed to load shows ``model_line``."""
+    gr = require("gradio", "demo")
+
+    size = model.config.image_size if model is not None else 32
+    examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
+    with gr.Blocks(title="hypersiren: a SIREN prior completes your picture") as page:
+        gr.Markdown(
+            "# hypersiren: a learned prior over SIRENs completes your picture\n"
+            "Pick an example or upload a picture, paint over what should disappear (or choose a preset hole) and "
+            "press **Complete**. The model works on a centred square at its own resolution; the completed SIREN "
+            "is a continuous function, so it can also be rendered at 2x, 4x or 8x that resolution. "
+            "It was trained on CelebA faces: anything else is completed with a face.\n\n" + model_line
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                editor = gr.ImageMask(label="picture: paint the hole", type="filepath", sources=("upload", "clipboard"),
+                                      image_mode="RGBA", format="png", height=460, layers=False,
+                                      brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=16),
+                                      elem_id="editor")  # fmt: skip
+                gr.Examples(examples=[[str(p)] for p in examples], inputs=[editor], label="examples",
+                            example_labels=[p.stem for p in examples])  # fmt: skip
+            with gr.Column(scale=2):
+                hole = gr.Radio(list(HOLES), value="painted", label="hole", elem_id="hole")
+                center_frac = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="centre square: side / picture side")
+                num_context = gr.Slider(1, size * size, value=100, step=1, label="random: context pixels N")
+                scale = gr.Radio([(f"{s}x ({s * size}x{s * size})", s) for s in SCALES], value=8,
+                                 label="render the same SIREN at")  # fmt: skip
+                refine_steps = gr.Slider(0, 100, value=0, step=10, label="refinement steps (optional, slower)")
+                button = gr.Button("Complete", variant="primary", elem_id="complete")
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            observed_out = gr.Image(label=f"observed ({size}x{size}, hole in blue)", format="png", height=300,
+                                    elem_id="observed", elem_classes="pixelated")  # fmt: skip
+            completed_out = gr.Image(label=f"completed ({size}x{size}, observed pixels kept)", format="png",
+                                     height=300, elem_id="completed", elem_classes="pixelated")  # fmt: skip
+            rendered_out = gr.Image(label="the same SIREN, rendered larger", format="png", height=300,
+                                    elem_id="rendered")  # fmt: skip
+        files = gr.File(label="download", file_count="multiple", elem_id="download")
+
+        button.click(functools.partial(respond, model, model_line),
+                     [editor, hole, center_frac, num_context, scale, refine_steps],
+                     [status, observed_out, completed_out, rendered_out, files])  # fmt: skip
+    return page
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hypersiren-demo", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None, help=f"a shipped prior ({', '.join(pretrained.available())}), a "
+                   f"checkpoint folder or a Hub id (default: {pretrained.DEFAULT})")  # fmt: skip
+    # a Hugging Face Space sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: then `main([])` serves where it should
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="the port")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="the address to listen on (0.0.0.0: every interface)")  # fmt: skip
+    p.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link (online)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Start the page (blocks until interrupted)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage reports, no version check
+    args = build_parser().parse_args(argv)
+    try:
+        require("gradio", "demo")
+    except MissingExtraError as err:  # before loading anything: the one thing to do is install the extra
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    model, line = load(args.model)
+    print(line)
+    if model is not None and (examples := sorted(EXAMPLES_DIR.glob("*.jpg"))):
+        complete(model, examples[0], hole="center", scale=2)  # the first request pays torch's one-off set-up
+    build(model, line).launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""Inpainting with a prior or a classical fill: pictures of any size, the completion pipeline and its evaluation.
+
+- :mod:`~hypersiren.inpaint.picture`: one picture and its hole, on the model's grid.
+- :mod:`~hypersiren.inpaint.classical`: the fills a user could pick instead (mean, nearest, linear, biharmonic).
+- :mod:`~hypersiren.inpaint.pipeline`: a batch completed, a data set evaluated per image, one picture completed.
+
+May import: utils, siren, data, masks, metrics, prior.
+"""
+
+from hypersiren.inpaint.picture import Picture, check_hole, load_picture
+from hypersiren.inpaint.pipeline import complete_picture, evaluate
+
+__all__ = ["Picture", "check_hole", "complete_picture", "evaluate", "load_picture"]

@@ -1,0 +1,66 @@
+"""The prior's configuration: everything that defines a HyperSiren, flat so it round-trips through ``config.json``.
+
+Field = YAML key = ``--flag`` = constructor argument (the package convention). A bad value raises
+:class:`~hypersiren.utils.config.ConfigError` naming the field when the config is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypersiren.utils.config import ConfigError
+
+
+@dataclass
+class HyperSirenConfig:
+    """Everything that defines a HyperSiren (flat, so it round-trips through ``config.json``)."""
+
+    image_size: int = 32  # training resolution (and the fixed input size of encoder='paper_cnn')
+    channels: int = 3
+    latent_dim: int = 256
+    encoder: str = "conv"  # conv | paper_cnn | set | timm:<name> | grid
+    encoder_width: int = 64  # conv / grid encoder: channels of its first stage
+    hypernet: str = "film"  # full (the paper's) | film | grid (needs encoder='grid')
+    hyper_hidden_features: int = 256
+    hyper_hidden_layers: int = 1
+    hidden_features: int = 256  # SIREN width
+    hidden_layers: int = 3  # SIREN hidden-to-hidden layers
+    first_omega_0: float = 30.0
+    hidden_omega_0: float = 30.0
+    # the grid of local codes (encoder='grid', hypernet='grid')
+    grid_dim: int = 64  # size of a local code
+    grid_stride: int = 1  # pixels per code along each axis (1, 2, 4 or 8)
+    grid_scale: bool = False  # local codes scale the pre-activations too (else shift only)
+    grid_global: bool = True  # add the global code's FiLM modulations
+    grid_input: bool = True  # the observed values and mask join the grid's last layer
+    grid_fill: int = 0  # mask-aware Gaussian fills of the context (sigma 1, 2, 4, ... px) join the encoder's input
+    grid_stages: int = 3  # stride-2 stages of the grid encoder (its deepest level is 1 / 2**stages of the side)
+    grid_width_mult: int = 4  # the grid encoder's deeper stages have at most this many times encoder_width channels
+    grid_mid_blocks: int = 0  # extra residual blocks at the grid encoder's deepest level
+    grid_attention: bool = False  # a self-attention block at the grid encoder's deepest level
+
+    def __post_init__(self) -> None:
+        if (self.encoder == "grid") != (self.hypernet == "grid"):
+            raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
+                              f"hypernet={self.hypernet!r}")  # fmt: skip
+        for name, least in (("grid_stages", 1), ("grid_width_mult", 1), ("grid_mid_blocks", 0), ("grid_fill", 0)):
+            if getattr(self, name) < least:
+                raise ConfigError(f"{name} must be >= {least}, got {getattr(self, name)}")
+
+    @classmethod
+    def paper(cls) -> HyperSirenConfig:
+        """The official CelebA model: CNN encoder + per-tensor hypernetwork + 256 x 3 SIREN (66.1 M)."""
+        return cls(encoder="paper_cnn", hypernet="full")
+
+    @classmethod
+    def tiny(cls, **overrides: Any) -> HyperSirenConfig:
+        """A 16-wide model for tests."""
+        values = dict(latent_dim=16, encoder_width=8, hyper_hidden_features=16, hidden_features=16, hidden_layers=1,
+                      grid_dim=8)  # fmt: skip
+        return cls(**{**values, **overrides})
+
+    @classmethod
+    def grid(cls, **overrides: Any) -> HyperSirenConfig:
+        """The grid prior: U-Net encoder, a code per pixel plus a global code, shifts of a shared SIREN."""
+        return cls(**{"encoder": "grid", "hypernet": "grid", **overrides})

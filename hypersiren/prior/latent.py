@@ -1,0 +1,119 @@
+"""What flows between the encoder, the hypernetwork and the SIREN (SIREN Sec. 4.4; Spatial Functa; LIIF).
+
+- :class:`Latent`: the encoder's output: a global code ``(B, latent_dim)`` and, for the grid prior, a grid of
+  local codes ``(B, grid_dim, g_h, g_w)``.
+- :class:`Generated`: the hypernetwork's output: per-sample SIREN parameters, per-layer modulations, and the
+  local code grid that is read at every rendered coordinate.
+- :func:`interpolate_grid`: a code grid read at continuous coordinates (bilinear), so a grid prior renders
+  at any resolution. The lattice spans [-1, 1] corner to corner, like :func:`hypersiren.siren.coords.grid`: a grid
+  with one code per pixel puts each code exactly on its pixel's coordinate.
+
+Deviation from the official code: its latent is one 256-d vector; the grid is ours (after Spatial Functa,
+Bauer et al. 2023, and LIIF, Chen et al. 2021).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+
+
+def _map_tensor(value: torch.Tensor | None, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
+    return None if value is None else fn(value)
+
+
+class Latent(NamedTuple):
+    """An encoder's output.
+
+    Attributes:
+        code: ``(B, latent_dim)`` the global code.
+        grid: ``(B, grid_dim, g_h, g_w)`` local codes, or None for a single-code prior.
+    """
+
+    code: torch.Tensor
+    grid: torch.Tensor | None = None
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Every latent tensor (for regularisation and test-time optimisation)."""
+        return [self.code] + ([self.grid] if self.grid is not None else [])
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Latent:
+        """A Latent with ``fn`` applied to every tensor."""
+        return Latent(fn(self.code), _map_tensor(self.grid, fn))
+
+    def take(self, start: int, stop: int) -> Latent:
+        """Samples ``start:stop`` of the batch."""
+        return self.map(lambda t: t[start:stop])
+
+
+class Generated(NamedTuple):
+    """What a hypernetwork produces for a batch; every tensor has a leading batch dimension.
+
+    Attributes:
+        params: per-sample SIREN parameters by name, each ``(B, *shape)`` (empty unless ``full``).
+        modulations: per sine layer, ``(B, 2 * hidden_features)`` = (scale, shift) from the global code
+            (empty for ``full``, and for a grid prior without a global code).
+        grid: ``(B, grid_dim, g_h, g_w)`` local codes, mapped to per-coordinate shifts when rendered (grid
+            prior only).
+    """
+
+    params: dict[str, torch.Tensor]
+    modulations: tuple[torch.Tensor, ...]
+    grid: torch.Tensor | None = None
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Every generated tensor, for regularisation and test-time optimisation."""
+        return list(self.params.values()) + list(self.modulations) + ([self.grid] if self.grid is not None else [])
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Generated:
+        """A Generated with ``fn`` applied to every tensor (in the order of :meth:`tensors`)."""
+        params = {name: fn(value) for name, value in self.params.items()}
+        return Generated(params, tuple(fn(m) for m in self.modulations), _map_tensor(self.grid, fn))
+
+    def take(self, start: int, stop: int) -> Generated:
+        """Samples ``start:stop`` of the batch."""
+        return self.map(lambda t: t[start:stop])
+
+    @property
+    def batch_size(self) -> int:
+        """B."""
+        return self.tensors()[0].shape[0]
+
+
+def interpolate_grid(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """Bilinear interpolation of a code grid at coordinates shared by the batch.
+
+    Code ``(i, j)`` sits at ``(-1 + 2 i / (g_h - 1), -1 + 2 j / (g_w - 1))`` (an axis of one code at 0), so
+    the result is exact at those points and continuous everywhere; coordinates outside [-1, 1] are clamped.
+    When every point lies on a code (within 1e-4 of a lattice step), as when rendering a stride-1 grid at its
+    own resolution, the codes are gathered: exact, and the cheapest path of training and evaluation.
+
+    Args:
+        grid: ``(B, D, g_h, g_w)``.
+        coords: ``(N, 2)`` in (y, x) order.
+
+    Returns:
+        ``(B, N, D)``.
+    """
+    if grid.dim() != 4 or coords.dim() != 2 or coords.shape[-1] != 2:
+        raise ValueError(f"expected a grid (B, D, g_h, g_w) and coords (N, 2), got {tuple(grid.shape)} "
+                         f"and {tuple(coords.shape)}")  # fmt: skip
+    b, d, gh, gw = grid.shape
+    sizes = torch.tensor([gh, gw], device=coords.device)
+    pos = (coords.float().clamp(-1, 1) + 1) / 2 * (sizes - 1)  # (N, 2) continuous lattice index
+    nearest = pos.round()
+    if bool(((pos - nearest).abs() < 1e-4).all()):  # every point on a code (rendering at the grid's own pixels):
+        on = nearest.long()  # the code itself, a gather instead of a 4-corner blend whose weights are 1 +- 1e-7
+        return grid.flatten(2).transpose(1, 2)[:, on[:, 0] * gw + on[:, 1]]  # (B, N, D)
+    lo = pos.floor().clamp(max=(sizes - 2).clamp_min(0)).long()  # (N, 2): the cell's top-left code
+    frac = pos - lo  # (N, 2) in [0, 1]
+    hi = (lo + 1).minimum(sizes - 1)
+    fy, fx = frac[:, 0:1], frac[:, 1:2]
+    index = torch.stack([lo[:, 0] * gw + lo[:, 1], lo[:, 0] * gw + hi[:, 1],
+                         hi[:, 0] * gw + lo[:, 1], hi[:, 0] * gw + hi[:, 1]], dim=1)  # (N, 4)  # fmt: skip
+    weight = torch.cat([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], dim=1)  # (N, 4)
+    flat = grid.flatten(2).transpose(1, 2)  # (B, G, D)
+    corners = flat[:, index.flatten()].view(b, -1, 4, d)  # (B, N, 4, D)
+    return torch.einsum("bnkd,nk->bnd", corners, weight.to(grid.dtype))

@@ -1,0 +1,114 @@
+"""The demo page's request, called directly (no browser): sizes, kept pixels, the hole, the rendering, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hypersiren import HyperSiren, HyperSirenConfig
+from hypersiren.app.demo import EXAMPLES_DIR
+from hypersiren.app.requests import HOLES, DemoError, complete, load, respond
+from hypersiren.data import to_model_range, to_uint8
+from hypersiren.inpaint import load_picture
+
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def model() -> HyperSiren:
+    torch.manual_seed(0)
+    return HyperSiren(HyperSirenConfig.tiny(image_size=SIZE)).eval()
+
+
+def _picture(width: int = 96, height: int = 64) -> np.ndarray:
+    yy, xx = np.mgrid[0:height, 0:width]
+    return np.stack([yy * 255 // height, xx * 255 // width, 255 - yy * 255 // height], -1).astype(np.uint8)
+
+
+def _layer(width: int = 96, height: int = 64, box=(40, 16, 56, 32)) -> np.ndarray:
+    """An RGBA layer painted (opaque) over ``box`` = (left, top, right, bottom), transparent elsewhere."""
+    layer = np.zeros((height, width, 4), np.uint8)
+    left, top, right, bottom = box
+    layer[top:bottom, left:right] = (255, 0, 255, 255)
+    return layer
+
+
+def test_painted_hole_sizes_kept_pixels_and_rendering(model):
+    picture, layer = _picture(), _layer()
+    r = complete(model, picture, [layer], "painted", scale=4)
+    assert r.observed.shape == r.completed.shape == (SIZE, SIZE, 3) and r.rendered.shape == (4 * SIZE, 4 * SIZE, 3)
+    # the centred 64x64 square is 4x the 16x16 grid: the box (40..56, 16..32) lands on columns 6..9, rows 4..7
+    hole = torch.zeros(SIZE, SIZE, dtype=torch.bool)
+    hole[4:8, 6:10] = True
+    assert r.num_missing == 16
+    x = load_picture(picture, SIZE).image.permute(1, 2, 0).numpy()  # (S, S, 3) what the model saw
+    changed = torch.from_numpy((r.completed != x).any(-1))
+    assert not changed[~hole].any(), "observed pixels must be kept exactly"
+    assert changed[hole].all(), "every pixel of the hole is completed"
+    assert torch.equal(torch.from_numpy((r.observed == (115, 140, 191)).all(-1)), hole), "the hole is shown"
+    observed = ~hole[None, None]
+    context = torch.where(observed, to_model_range(torch.from_numpy(x).permute(2, 0, 1)[None]), 0.0)
+    with torch.inference_mode():
+        expected = to_uint8(model.render(context, observed, 4 * SIZE, 4 * SIZE))[0].permute(1, 2, 0).numpy()
+    assert np.array_equal(r.rendered, expected), "the larger rendering is the model's render of the same SIREN"
+    assert np.isfinite(r.psnr_hole) and 0 < r.seconds < 60 and any("centre-cropped" in n for n in r.notes)
+
+
+@pytest.mark.parametrize(("hole", "missing"), [("center", 64), ("half_top", 128), ("random", SIZE * SIZE - 30)])
+def test_preset_holes(model, hole, missing):
+    r = complete(model, EXAMPLES_DIR / "astronaut.jpg", hole=hole, center_frac=0.5, num_context=30, scale=2)
+    assert r.num_missing == missing and r.rendered.shape == (2 * SIZE, 2 * SIZE, 3) and not r.notes
+
+
+def test_refinement_keeps_observed_pixels(model):
+    r = complete(model, _picture(64, 64), [_layer(64, 64, (16, 16, 48, 48))], refine_steps=3, scale=2)
+    x = load_picture(_picture(64, 64), SIZE).image.permute(1, 2, 0).numpy()
+    assert np.array_equal(r.completed[:4], x[:4]) and "Refined for 3 steps" in " ".join(r.notes)
+    plain = complete(model, _picture(64, 64), [_layer(64, 64, (16, 16, 48, 48))], refine_steps=0, scale=2)
+    assert not np.array_equal(r.rendered, plain.rendered), "the larger rendering shows the refined SIREN"
+
+
+def test_bad_inputs_each_give_their_message(model, tmp_path):
+    (tmp_path / "bad.png").write_text("not a picture")
+    picture = _picture()
+    cases = [
+        (dict(picture=None), "no picture"),
+        (dict(picture=tmp_path / "bad.png", layers=[_layer()]), "cannot read picture"),
+        (dict(picture=picture), "nothing painted"),
+        (dict(picture=picture, layers=[np.zeros((64, 96, 4), np.uint8)]), "nothing painted"),
+        (dict(picture=picture, layers=[_layer(box=(40, 16, 41, 17))]), "hole is empty"),
+        (dict(picture=picture, layers=[_layer(box=(0, 0, 96, 64))]), "covers the whole picture"),
+        (dict(picture=picture, layers=[_layer(box=(0, 0, 10, 10))]), "hole is empty"),  # outside the crop
+        (dict(picture=picture, layers=[_layer(48, 48)]), "mask is 48x48 but the picture is 96x64"),
+        (dict(picture=picture, hole="random", num_context=0), "covers the whole picture"),
+        (dict(picture=picture, hole="blob"), "unknown hole"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(DemoError, match=message):
+            complete(model, **kwargs)
+        # through the button's handler: the message on the page, no results, no exception
+        value = {"background": kwargs["picture"], "layers": kwargs.get("layers", []), "composite": None}
+        status, *outputs = respond(model, "", value, kwargs.get("hole", "painted"), 0.5, kwargs.get("num_context", 9))
+        assert status.startswith("**Cannot complete:**") and message in status and outputs == [None] * 4, status
+
+
+def test_handler_output_and_unloadable_model(model, tmp_path):
+    value = {"background": _picture(), "layers": [_layer()], "composite": None}
+    status, observed, completed, rendered, files = respond(model, "", value, "painted", 0.5, 100, 2, 0)
+    assert "Completed 16 missing pixels" in status and "PSNR over the hole" in status and "centre-cropped" in status
+    assert rendered.shape == (2 * SIZE, 2 * SIZE, 3) and len(files) == 2
+    assert Image.open(files[0]).size == (SIZE, SIZE) and Image.open(files[1]).size == (2 * SIZE, 2 * SIZE)
+    missing, line = load(str(tmp_path / "nowhere"))
+    assert missing is None and "cannot be loaded" in line and "nowhere" in line
+    status, *outputs = respond(None, line, value)
+    assert "cannot be loaded" in status and outputs == [None] * 4
+    loaded, line = load(None)  # the shipped prior by default
+    assert loaded is not None and "celeba32" in line
+
+
+def test_holes_and_examples_exist():
+    assert {kind for _, kind in HOLES} >= {"painted", "center", "half_top", "random"}
+    examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
+    assert len(examples) >= 3 and all(min(Image.open(p).size) >= 256 for p in examples), "big enough to paint on"

@@ -1,0 +1,172 @@
+"""The demo page in a real browser: Debian's Chromium driven by Playwright, offline, on a loopback port.
+
+Starts ``python -m hypersiren.app.demo`` (the shipped prior), opens the page, picks an example, paints a stroke
+on the canvas with the mouse, presses the button and checks in the returned picture that the stroke's pixels
+changed and no other did. It saves a screenshot of the page (``HYPERSIREN_DEMO_SCREENSHOT=docs/demo.png``
+also copies it there). Skipped, with the reason, where Chromium or Playwright is missing, except under
+``CI=true`` (``.ci/run`` installs Chromium), where that fails.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import checkout_env
+from PIL import Image
+
+from hypersiren.app.demo import EXAMPLES_DIR
+from hypersiren.inpaint import load_picture
+from hypersiren.inpaint.pipeline import HOLE_COLOUR
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a page server in a subprocess, a real browser
+
+CHROMIUM = Path(os.environ.get("HYPERSIREN_CHROMIUM", "/usr/bin/chromium"))
+# Playwright's own browser download fails on these machines: Debian's Chromium, headless, nothing but loopback
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # fmt: skip
+EXAMPLE = EXAMPLES_DIR / "astronaut.jpg"
+STROKE = ((0.3, 0.5), (0.7, 0.5))  # from, to: fractions of the picture's width and height
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.is_file():
+        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
+    try:
+        import gradio  # noqa: F401
+        import playwright.sync_api  # noqa: F401
+    except ImportError as err:
+        return f"{err.name} is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    reason = _missing()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail(f"the browser test must run in CI: {reason}")
+    if reason:
+        pytest.skip(reason)
+    with socket.socket() as s:  # a free loopback port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("demo") / "server.log"
+    env = checkout_env(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hypersiren.app.demo", "--port", str(port)], stdout=out,
+                                stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 180
+        while True:
+            assert proc.poll() is None, f"the demo exited ({proc.returncode}):\n{log.read_text()[-3000:]}"
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                assert time.time() < deadline, f"the demo did not start in 180 s:\n{log.read_text()[-3000:]}"
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+ZOOM_JS = "(document.querySelector('#editor').innerText.match(/(\\d+)%/) || [null, null])[1]"
+
+
+def _zoom_text(page) -> str | None:
+    return page.evaluate(f"() => {ZOOM_JS}")
+
+
+def _settled_view(page) -> tuple[float, dict]:
+    """The editor's zoom and canvas box once they stop changing (the picture is centred in the canvas)."""
+    last, deadline = None, time.time() + 20
+    while time.time() < deadline:
+        view = (_zoom_text(page), page.locator("#editor canvas").first.bounding_box())
+        if view == last:
+            return int(view[0]) / 100, view[1]
+        last = view
+        time.sleep(0.5)
+    raise AssertionError(f"the editor's view did not settle: {last}")
+
+
+def _fetch(page, selector: str) -> np.ndarray:
+    src = page.locator(selector).get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB")).astype(int)
+
+
+def test_pick_paint_complete_in_chromium(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    outside = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            local = (server, "data:", "blob:")
+            page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+            page.goto(server, wait_until="networkidle")
+            before = _zoom_text(page)  # the empty canvas's zoom
+            page.get_by_role("button", name=EXAMPLE.stem).click()
+            # the editor fits the picture to its canvas: its zoom changes once the picture is drawn
+            page.wait_for_function(f"() => {ZOOM_JS} !== {before!r}")
+            zoom, box = _settled_view(page)
+            width, height = Image.open(EXAMPLE).size
+            left = box["x"] + (box["width"] - width * zoom) / 2
+            top = box["y"] + (box["height"] - height * zoom) / 2
+            (x0, y0), (x1, y1) = STROKE
+            page.mouse.move(left + x0 * width * zoom, top + y0 * height * zoom)
+            page.mouse.down()
+            page.wait_for_timeout(100)
+            for i in range(1, 21):  # a stroke of 20 segments, at a hand's pace so that no move is coalesced away
+                f = i / 20
+                at = (left + (x0 + f * (x1 - x0)) * width * zoom, top + (y0 + f * (y1 - y0)) * height * zoom)
+                page.mouse.move(*at, steps=4)
+                page.wait_for_timeout(25)
+            page.wait_for_timeout(100)
+            page.mouse.up()
+            page.wait_for_timeout(300)
+            page.locator("#complete").click()
+            page.wait_for_selector("#completed img", timeout=120_000)
+            status = page.locator("#status").inner_text()
+            observed, completed = _fetch(page, "#observed img"), _fetch(page, "#completed img")
+            rendered = _fetch(page, "#rendered img")
+            time.sleep(0.5)  # let the images settle before the screenshot
+            page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+        finally:
+            browser.close()
+    if target := os.environ.get("HYPERSIREN_DEMO_SCREENSHOT"):
+        shutil.copy(tmp_path / "demo.png", target)
+
+    size = observed.shape[0]
+    assert observed.shape == completed.shape == (size, size, 3) and rendered.shape == (8 * size, 8 * size, 3)
+    assert "PSNR over the hole" in status, status
+    assert not outside, f"the page asked for something other than the local server: {outside[:5]}"
+    hole = (observed == HOLE_COLOUR).all(-1)  # (S, S): where the page says the stroke made a hole
+    # the stroke's middle rows, from 40% to 60% of the width, lies in the hole; nothing far from it does
+    row, cols = round(y0 * size), range(round(0.4 * size), round(0.6 * size))
+    assert hole[row - 1 : row + 1, cols].all(), f"the stroke's pixels are not all missing:\n{hole.astype(int)}"
+    span = np.nonzero(hole.any(0))[0]
+    assert span[-1] - span[0] + 1 >= 0.35 * size, f"the hole is shorter than the stroke:\n{hole.astype(int)}"
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    dist = np.hypot(np.maximum(0, np.maximum(x0 * size - xx, xx - x1 * size)), yy - y0 * size)
+    assert not hole[dist > 0.2 * size].any(), f"missing pixels far from the stroke:\n{hole.astype(int)}"
+    # the completion: the stroke's pixels changed, every other pixel is the picture's own
+    x = load_picture(EXAMPLE, size).image.permute(1, 2, 0).numpy().astype(int)  # what the model was given
+    assert np.array_equal(completed[~hole], observed[~hole]), "an observed pixel changed"
+    assert np.abs(completed[~hole] - x[~hole]).max() <= 2, "the observed pixels are not the picture's"
+    assert np.abs(completed[hole] - x[hole]).mean() > 5, "the hole was not completed"
+    assert (tmp_path / "demo.png").stat().st_size > 50_000

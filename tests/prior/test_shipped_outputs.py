@@ -1,0 +1,50 @@
+"""The shipped priors give the outputs they gave when they were shipped, on a fixed input (every move of the
+code keeps them): the rendering at the model's own side and at twice it, against values stored in
+``tests/assets/shipped_outputs.safetensors``.
+
+Regenerate the reference only when a prior is reshipped on purpose: ``python tests/prior/test_shipped_outputs.py``.
+On the development machine the outputs are bit-identical to it; the tolerance covers other CPUs' kernels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+
+import hypersiren.prior.pretrained as pretrained
+from hypersiren import HyperSiren, make_observed
+
+REFERENCE = Path(__file__).resolve().parents[1] / "assets" / "shipped_outputs.safetensors"
+
+
+def outputs(name: str) -> dict[str, torch.Tensor]:
+    """Two centre holes and two 10% random contexts on seeded noise; every 4th pixel of each rendering."""
+    model = HyperSiren.from_pretrained(name)
+    size = model.config.image_size
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 3, size, size, generator=g) * 2 - 1
+    context = make_observed("random", 2, size, size, num_context=size * size // 10, generator=g)
+    observed = torch.cat([make_observed("center", 2, size, size), context])
+    with torch.no_grad():
+        own = model(images, observed).images  # (4, 3, S, S), not clamped
+        twice = model.render(images, observed, 2 * size)  # (4, 3, 2S, 2S)
+    return {f"{name}_own": own[..., ::4, ::4].contiguous(), f"{name}_x2": twice[..., ::4, ::4].contiguous()}
+
+
+@pytest.mark.parametrize("name", pretrained.available())
+def test_a_shipped_prior_gives_its_shipped_outputs(name):
+    reference = safetensors.torch.load_file(str(REFERENCE))
+    for key, value in outputs(name).items():
+        assert key in reference, f"no reference for {key}: regenerate {REFERENCE.name} (see the module docstring)"
+        err = (value - reference[key]).abs().max().item()
+        assert err <= 2e-5, f"{key}: the outputs moved by up to {err:.2e} from the shipped ones"
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    values = {k: v for name in pretrained.available() for k, v in outputs(name).items()}
+    safetensors.torch.save_file(values, str(REFERENCE))
+    print(f"wrote {REFERENCE} ({', '.join(values)})")
