@@ -7,7 +7,7 @@ Field = YAML key = ``--flag`` = constructor argument (the package convention). A
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hypersiren.utils.config import ConfigError
 
@@ -39,8 +39,16 @@ class HyperSirenConfig:
     grid_width_mult: int = 4  # the grid encoder's deeper stages have at most this many times encoder_width channels
     grid_mid_blocks: int = 0  # extra residual blocks at the grid encoder's deepest level
     grid_attention: bool = False  # a self-attention block at the grid encoder's deepest level
+    # where the training pixels sat in the SIREN's [-1, 1]: centres (align_corners=False: renderings register with
+    # the real image at every size) | corners (0.1's linspace; a rendering's coordinates are mapped onto it)
+    coordinates: str = "centres"
+
+    # fields added after 0.1, and the value that a config.json written without them means
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"coordinates": "corners"}
 
     def __post_init__(self) -> None:
+        if self.coordinates not in ("centres", "corners"):
+            raise ConfigError(f"coordinates is 'centres' or 'corners', got {self.coordinates!r}")
         if (self.encoder == "grid") != (self.hypernet == "grid"):
             raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
                               f"hypernet={self.hypernet!r}")  # fmt: skip

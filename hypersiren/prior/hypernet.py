@@ -74,8 +74,10 @@ class FullHypernet(nn.Module):
         }
         return Generated(params, ())
 
-    def render(self, generated: Generated, siren: Siren, coords: torch.Tensor) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)``."""
+    def render(
+        self, generated: Generated, siren: Siren, coords: torch.Tensor, on_codes: bool | None = None
+    ) -> torch.Tensor:
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``: unused, no code grid)."""
         return siren(coords, params=generated.params)
 
 
@@ -102,8 +104,10 @@ class FilmHypernet(nn.Module):
         out = self.net(_code(latent))  # (B, L * 2F)
         return Generated({}, tuple(out.chunk(self.num_layers, dim=-1)))
 
-    def render(self, generated: Generated, siren: Siren, coords: torch.Tensor) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)``."""
+    def render(
+        self, generated: Generated, siren: Siren, coords: torch.Tensor, on_codes: bool | None = None
+    ) -> torch.Tensor:
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``: unused, no code grid)."""
         return siren(coords, modulations=_film(generated.modulations))
 
 
@@ -118,11 +122,14 @@ class GridHypernet(nn.Module):
         hidden_layers: its hidden-to-hidden layers.
         scale: the local code also scales each pre-activation (else shifts only).
         use_global: add the global code's FiLM modulations (else the global code is unused).
+        align_corners: where the codes sit among the SIREN's coordinates (:func:`interpolate_grid`).
     """
 
     def __init__(self, latent_dim: int, grid_dim: int, siren: Siren, hidden_features: int = 256,
-                 hidden_layers: int = 1, scale: bool = False, use_global: bool = True) -> None:  # fmt: skip
+                 hidden_layers: int = 1, scale: bool = False, use_global: bool = True,
+                 align_corners: bool = True) -> None:  # fmt: skip
         super().__init__()
+        self.align_corners = align_corners
         self.num_layers = len(siren.net)
         self.width = siren.net[0].linear.out_features
         self.scale = scale
@@ -140,9 +147,11 @@ class GridHypernet(nn.Module):
         modulations = self.film(latent.code).modulations if self.film is not None else ()
         return Generated({}, modulations, latent.grid)
 
-    def render(self, generated: Generated, siren: Siren, coords: torch.Tensor) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)``."""
-        local = self.local(interpolate_grid(generated.grid, coords))  # (B, N, k * L * F)
+    def render(
+        self, generated: Generated, siren: Siren, coords: torch.Tensor, on_codes: bool | None = None
+    ) -> torch.Tensor:
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)``; ``on_codes``: see :func:`interpolate_grid`."""
+        local = self.local(interpolate_grid(generated.grid, coords, self.align_corners, on_codes))  # (B, N, k L F)
         local = local.chunk(self.num_layers, dim=-1)  # per layer (B, N, k * F)
         glob = [(s.unsqueeze(1), t.unsqueeze(1)) for s, t in _film(generated.modulations)] or None
         modulations = []
@@ -179,12 +188,15 @@ def build_hypernet(
     grid_dim: int = 64,
     grid_scale: bool = False,
     grid_global: bool = True,
+    align_corners: bool = True,
 ) -> nn.Module:
-    """The hypernetwork called ``name`` (one of :data:`HYPERNETS`); ``grid_*`` configure ``grid`` only."""
+    """The hypernetwork called ``name`` (one of :data:`HYPERNETS`); ``grid_*`` and ``align_corners`` configure
+    ``grid`` only."""
     if name == "full":
         return FullHypernet(latent_dim, siren, hidden_features, hidden_layers)
     if name == "film":
         return FilmHypernet(latent_dim, siren, hidden_features, hidden_layers)
     if name == "grid":
-        return GridHypernet(latent_dim, grid_dim, siren, hidden_features, hidden_layers, grid_scale, grid_global)
+        return GridHypernet(latent_dim, grid_dim, siren, hidden_features, hidden_layers, grid_scale, grid_global,
+                            align_corners)  # fmt: skip
     raise ValueError(f"unknown hypernet {name!r}; choose one of {', '.join(HYPERNETS)}")

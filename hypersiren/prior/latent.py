@@ -5,8 +5,9 @@
 - :class:`Generated`: the hypernetwork's output: per-sample SIREN parameters, per-layer modulations, and the
   local code grid that is read at every rendered coordinate.
 - :func:`interpolate_grid`: a code grid read at continuous coordinates (bilinear), so a grid prior renders
-  at any resolution. The lattice spans [-1, 1] corner to corner, like :func:`hypersiren.siren.coords.grid`: a grid
-  with one code per pixel puts each code exactly on its pixel's coordinate.
+  at any resolution. Code ``(i, j)`` sits where :func:`hypersiren.siren.coords.grid` puts sample ``(i, j)`` of a
+  grid of the code grid's size, in either convention: a grid with one code per pixel puts each code exactly on its
+  pixel's coordinate.
 
 Deviation from the official code: its latent is one 256-d vector; the grid is ours (after Spatial Functa,
 Bauer et al. 2023, and LIIF, Chen et al. 2021).
@@ -82,17 +83,24 @@ class Generated(NamedTuple):
         return self.tensors()[0].shape[0]
 
 
-def interpolate_grid(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+def interpolate_grid(
+    grid: torch.Tensor, coords: torch.Tensor, align_corners: bool = True, on_codes: bool | None = None
+) -> torch.Tensor:
     """Bilinear interpolation of a code grid at coordinates shared by the batch.
 
-    Code ``(i, j)`` sits at ``(-1 + 2 i / (g_h - 1), -1 + 2 j / (g_w - 1))`` (an axis of one code at 0), so
-    the result is exact at those points and continuous everywhere; coordinates outside [-1, 1] are clamped.
-    When every point lies on a code (within 1e-4 of a lattice step), as when rendering a stride-1 grid at its
-    own resolution, the codes are gathered: exact, and the cheapest path of training and evaluation.
+    With ``align_corners`` code ``(i, j)`` sits at ``(-1 + 2 i / (g_h - 1), -1 + 2 j / (g_w - 1))`` (an axis of
+    one code at 0); without, at its cell's centre ``(-1 + (2 i + 1) / g_h, -1 + (2 j + 1) / g_w)`` (outside the
+    outermost centres the border codes hold, as ``grid_sample``'s ``padding_mode="border"``). The result is exact
+    at the codes and continuous everywhere; coordinates outside [-1, 1] are clamped. When every point lies on a
+    code (within 1e-4 of a lattice step), as when rendering a stride-1 grid at its own resolution, the codes are
+    gathered: exact, and the cheapest path of training and evaluation.
 
     Args:
         grid: ``(B, D, g_h, g_w)``.
         coords: ``(N, 2)`` in (y, x) order.
+        align_corners: where the codes sit (see :mod:`hypersiren.siren.coords`).
+        on_codes: whether every point lies on a code: None finds out (which waits for the device), True gathers
+            and False blends without looking.
 
     Returns:
         ``(B, N, D)``.
@@ -102,9 +110,15 @@ def interpolate_grid(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
                          f"and {tuple(coords.shape)}")  # fmt: skip
     b, d, gh, gw = grid.shape
     sizes = torch.tensor([gh, gw], device=coords.device)
-    pos = (coords.float().clamp(-1, 1) + 1) / 2 * (sizes - 1)  # (N, 2) continuous lattice index
+    unit = (coords.float().clamp(-1, 1) + 1) / 2  # (N, 2) in [0, 1]
+    if align_corners:
+        pos = unit * (sizes - 1)  # (N, 2) continuous lattice index
+    else:
+        pos = (unit * sizes - 0.5).clamp(min=torch.zeros_like(sizes), max=sizes - 1)
     nearest = pos.round()
-    if bool(((pos - nearest).abs() < 1e-4).all()):  # every point on a code (rendering at the grid's own pixels):
+    if on_codes is None:
+        on_codes = bool(((pos - nearest).abs() < 1e-4).all())
+    if on_codes:  # every point on a code (rendering at the grid's own pixels):
         on = nearest.long()  # the code itself, a gather instead of a 4-corner blend whose weights are 1 +- 1e-7
         return grid.flatten(2).transpose(1, 2)[:, on[:, 0] * gw + on[:, 1]]  # (B, N, D)
     lo = pos.floor().clamp(max=(sizes - 2).clamp_min(0)).long()  # (N, 2): the cell's top-left code

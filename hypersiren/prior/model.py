@@ -21,7 +21,7 @@ from hypersiren.prior.config import HyperSirenConfig
 from hypersiren.prior.encoders import build_encoder
 from hypersiren.prior.hypernet import build_hypernet
 from hypersiren.prior.latent import Generated, Latent
-from hypersiren.siren.coords import grid, points_to_image, take_pixels
+from hypersiren.siren.coords import grid, take_pixels
 from hypersiren.siren.network import Siren
 from hypersiren.utils.config import from_dict
 
@@ -75,7 +75,8 @@ class HyperSiren(
         self.encoder = build_encoder(c.encoder, c.channels, c.latent_dim, c.image_size, c.encoder_width, **grid)
         self.siren = Siren(2, c.hidden_features, c.hidden_layers, c.channels, c.first_omega_0, c.hidden_omega_0)
         self.hypernet = build_hypernet(c.hypernet, c.latent_dim, self.siren, c.hyper_hidden_features,
-                                       c.hyper_hidden_layers, c.grid_dim, c.grid_scale, c.grid_global)  # fmt: skip
+                                       c.hyper_hidden_layers, c.grid_dim, c.grid_scale, c.grid_global,
+                                       align_corners=c.coordinates == "corners")  # fmt: skip
         if c.hypernet == "full":
             self.siren.requires_grad_(False)  # a template only: every parameter is generated
 
@@ -117,7 +118,10 @@ class HyperSiren(
         chunk: int | None = None,
         dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
-        """Render generated SIRENs on a ``height x width`` grid -> ``(B, C, height, width)``, not clamped.
+        """Render generated SIRENs at the pixel centres of a ``height x width`` image -> ``(B, C, height, width)``.
+
+        The rendering registers with the real image at that size (:mod:`hypersiren.siren.coords`): pixel ``j`` of a
+        rendering at twice the model's side lies at the model's pixel index ``(j + 0.5) / 2 - 0.5``. Not clamped.
 
         Args:
             pixels: optional ``(S,)`` indices into the flattened grid (row-major); the SIRENs are then
@@ -130,17 +134,65 @@ class HyperSiren(
                 faster depends on the SIREN's width: measured on a 2-core CPU, 6% faster for the 256-wide
                 ``celeba32``, 35% slower for the 128-wide ``celeba64`` (the casts outweigh the smaller matmuls).
         """
-        if dtype is not None:
-            with torch.autocast(self.siren.last.weight.device.type, dtype=dtype):
-                return self.decode(generated, height, width, pixels, chunk).float()
-        if chunk is not None and chunk < (batch := generated.batch_size):
-            parts = [self.decode(generated.take(s, s + chunk), height, width, pixels) for s in range(0, batch, chunk)]
-            return torch.cat(parts)
-        coords = grid(height, width, device=self.siren.last.weight.device)  # (N, 2), shared by the batch
+        coords = self.pixel_coords(height, width)  # (H W, 2) the SIREN's inputs, shared by the batch
         if pixels is not None:
             coords = take_pixels(coords.T.unflatten(1, (height, width)), pixels).T  # (2, H, W) -> (S, 2)
-            return self.hypernet.render(generated, self.siren, coords).transpose(1, 2)  # (B, C, S)
-        return points_to_image(self.hypernet.render(generated, self.siren, coords), height, width)
+        n, stride = self.config.image_size, self.config.grid_stride
+        on_codes = stride == 1 and (height, width) == (n, n)  # a stride-1 grid at its own side: gather the codes
+        values = self._render(generated, coords, on_codes, chunk, dtype)  # (B, C, H W) or (B, C, S)
+        return values if pixels is not None else values.unflatten(2, (height, width))
+
+    def decode_points(
+        self,
+        generated: Generated,
+        points: torch.Tensor,
+        chunk: int | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> torch.Tensor:
+        """Render generated SIRENs at any points of the image -> ``(B, C, N)``, not clamped.
+
+        Args:
+            points: ``(N, 2)`` (y, x) in the image's [-1, 1], edge to edge (pixel centres at ``-1 + (2 i + 1) / n``,
+                as :func:`torch.nn.functional.grid_sample` with ``align_corners=False`` reads them).
+            chunk, dtype: see :meth:`decode`.
+        """
+        if points.dim() != 2 or points.shape[-1] != 2:
+            raise ValueError(f"points must be (N, 2) (y, x) coordinates, got {tuple(points.shape)}")
+        return self._render(generated, self.siren_coords(points), False, chunk, dtype)
+
+    def siren_coords(self, points: torch.Tensor) -> torch.Tensor:
+        """Points of the image (``(..., 2)``, pixel-centre convention) -> the SIREN's inputs.
+
+        A prior trained on 0.1's corner-to-corner grid (``coordinates="corners"``) had its training pixel ``i`` at
+        ``-1 + 2 i / (n - 1)``: the same place is ``n / (n - 1)`` times its pixel-centre coordinate.
+        """
+        n = self.config.image_size
+        return points * (n / (n - 1)) if self.config.coordinates == "corners" and n > 1 else points
+
+    def pixel_coords(self, height: int, width: int) -> torch.Tensor:
+        """The SIREN's inputs at the pixel centres of a ``height x width`` rendering: ``(H W, 2)``, row-major.
+
+        :meth:`siren_coords` of the centres, computed so that a ``corners`` prior rendered at its own side gets 0.1's
+        ``linspace(-1, 1, n)`` exactly (its outputs there are bit-identical to 0.1's).
+        """
+        n, device = self.config.image_size, self.siren.last.weight.device
+        if self.config.coordinates == "corners" and n > 1:
+            extent = tuple((s - 1) * n / (s * (n - 1)) for s in (height, width))  # 1.0 exactly at s == n
+            return grid(height, width, extent=extent, device=device)
+        return grid(height, width, align_corners=False, device=device)
+
+    def _render(
+        self, generated: Generated, coords: torch.Tensor, on_codes: bool, chunk: int | None, dtype: torch.dtype | None
+    ) -> torch.Tensor:
+        """The SIRENs at their input coordinates ``(N, 2)`` -> ``(B, C, N)``."""
+        if dtype is not None:
+            with torch.autocast(coords.device.type, dtype=dtype):
+                return self._render(generated, coords, on_codes, chunk, None).float()
+        if chunk is not None and chunk < (batch := generated.batch_size):
+            parts = [self._render(generated.take(s, s + chunk), coords, on_codes, None, None)
+                     for s in range(0, batch, chunk)]  # fmt: skip
+            return torch.cat(parts)
+        return self.hypernet.render(generated, self.siren, coords, on_codes).transpose(1, 2)  # (B, N, C) -> (B, C, N)
 
     def forward(
         self,
@@ -148,6 +200,7 @@ class HyperSiren(
         observed: torch.Tensor,
         pixels: torch.Tensor | None = None,
         *,
+        points: torch.Tensor | None = None,
         size: tuple[int, int] | None = None,
         chunk: int | None = None,
         encoder_dtype: torch.dtype | None = None,
@@ -160,6 +213,8 @@ class HyperSiren(
             observed: ``(B, 1, H, W)`` bool.
             pixels: optional ``(S,)`` flat indices into the rendered grid: render only there (training on a
                 pixel subset, as the official code does for video); ``.images`` is then ``(B, C, S)``.
+            points: optional ``(N, 2)`` points anywhere in the image (see :meth:`decode_points`), instead of a
+                grid: ``.images`` is then ``(B, C, N)`` (training off the pixel lattice).
             size: ``(height, width)`` to render at (default: the input's).
             chunk: render this many samples at a time (see :meth:`decode`).
             encoder_dtype: see :meth:`encode`.
@@ -167,25 +222,32 @@ class HyperSiren(
         """
         latent = self.encode(images, observed, encoder_dtype)
         generated = self.generate(latent)
+        if points is not None:
+            if pixels is not None or size is not None:
+                raise ValueError("give points, or pixels / size, not both")
+            return HyperSirenOutput(self.decode_points(generated, points, chunk, render_dtype), latent, generated)
         height, width = size or images.shape[-2:]
         return HyperSirenOutput(self.decode(generated, height, width, pixels, chunk, render_dtype), latent, generated)
 
+    @torch.no_grad()
     def render(
         self, images: torch.Tensor, observed: torch.Tensor, height: int | None = None, width: int | None = None, **kw
     ) -> torch.Tensor:
         """The completed function rendered at any resolution: ``(B, C, height, width)`` in [-1, 1].
 
         ``height`` alone gives a square; keyword arguments go to :meth:`forward` (``chunk``, ``encoder_dtype``,
-        ``render_dtype``).
+        ``render_dtype``). An inference call: the result has no autograd history (train through :meth:`forward`).
         """
         height = height or images.shape[-2]
         width = width or height if height != images.shape[-2] else width or images.shape[-1]
         return self(images, observed, size=(height, width), **kw).images.clamp(-1.0, 1.0)
 
+    @torch.no_grad()
     def inpaint(self, images: torch.Tensor, observed: torch.Tensor, **kw) -> torch.Tensor:
         """Complete the missing pixels: ``(B, C, H, W)`` in [-1, 1], observed pixels kept.
 
-        Keyword arguments go to :meth:`forward` (``chunk``, ``encoder_dtype``, ``render_dtype``).
+        Keyword arguments go to :meth:`forward` (``chunk``, ``encoder_dtype``, ``render_dtype``). An inference call:
+        the result has no autograd history.
         """
         return paste_observed(self(images, observed, **kw).images, images, observed)
 

@@ -71,3 +71,14 @@ def test_latent_and_generated_map_take_tensors():
     for a, b in zip(gen.tensors(), doubled.tensors(), strict=True):
         torch.testing.assert_close(2 * a, b)
     assert gen.take(0, 1).grid.shape == (1, 2, 3, 3)
+
+
+def test_codes_at_cell_centres_without_align_corners():
+    """``align_corners=False``: code i at -1 + (2 i + 1) / g, the border codes held beyond the outer centres."""
+    g = torch.randn(1, 2, 4, 4)
+    centres = grid(4, 4, align_corners=False)
+    torch.testing.assert_close(interpolate_grid(g, centres, align_corners=False), g.flatten(2).transpose(1, 2))
+    edge = interpolate_grid(g, torch.tensor([[-1.0, -1.0], [1.0, 1.0]]), align_corners=False, on_codes=False)
+    torch.testing.assert_close(edge[0], torch.stack([g[0, :, 0, 0], g[0, :, -1, -1]]))
+    half = interpolate_grid(g, torch.tensor([[-0.5, -0.5 + 0.25]]), align_corners=False)  # between codes 0|1, at 1
+    torch.testing.assert_close(half[0, 0], (g[0, :, 0, 1] + g[0, :, 1, 1]) / 2)

@@ -12,7 +12,9 @@ import torch
 from hypersiren import HyperSiren, HyperSirenConfig, Siren
 from hypersiren.prior import CheckpointError
 from hypersiren.prior.hypernet import FullHypernet
+from hypersiren.siren import grid
 from hypersiren.siren.network import bias_bound, first_layer_bound, hidden_layer_bound
+from hypersiren.utils import ConfigError
 
 VARIANTS = [
     dict(encoder="conv", hypernet="film"),
@@ -84,7 +86,7 @@ def test_film_starts_as_the_shared_siren():
     out = model(images, observed)
     from hypersiren.siren import grid, points_to_image
 
-    plain = points_to_image(model.siren(grid(8, 8)).unsqueeze(0), 8, 8)
+    plain = points_to_image(model.siren(grid(8, 8, align_corners=False)).unsqueeze(0), 8, 8)
     assert (out.images - plain).abs().max() < 0.05
 
 
@@ -150,8 +152,9 @@ def test_grid_render_at_2x_is_the_siren_at_those_coordinates(scale):
         from hypersiren.prior.latent import interpolate_grid
         from hypersiren.siren import grid, points_to_image
 
-        coords = grid(16, 16)
-        local = model.hypernet.local(interpolate_grid(gen.grid, coords)).chunk(len(model.siren.net), dim=-1)
+        coords = grid(16, 16, align_corners=False)  # the pixel centres of the 16 x 16 image
+        codes = interpolate_grid(gen.grid, coords, align_corners=False)
+        local = model.hypernet.local(codes).chunk(len(model.siren.net), dim=-1)
         h = coords
         for i, layer in enumerate(model.siren.net):
             g_scale, g_shift = gen.modulations[i].chunk(2, dim=-1)
@@ -162,13 +165,59 @@ def test_grid_render_at_2x_is_the_siren_at_those_coordinates(scale):
     torch.testing.assert_close(rendered, by_hand, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("coordinates", ["centres", "corners"])
+def test_renderings_register_at_every_size(coordinates):
+    """Every rendering is the SIREN at its pixel centres in the image's [-1, 1]: a 32-pixel centre is a 96-pixel
+    centre too (index 3 i + 1), so the two renderings agree there; a corners prior renders its own side on 0.1's
+    linspace exactly."""
+    torch.manual_seed(0)
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=32,
+                                             coordinates=coordinates)).eval()  # fmt: skip
+    images, observed = _batch(32, b=2)
+    with torch.no_grad():
+        gen = model.generate(model.encode(images, observed))
+        r32, r96 = model.decode(gen, 32, 32), model.decode(gen, 96, 96)
+        for size, rendered in ((32, r32), (96, r96)):
+            at_centres = model.decode_points(gen, grid(size, size, align_corners=False)).unflatten(2, (size, size))
+            torch.testing.assert_close(rendered, at_centres, rtol=0, atol=1e-5)
+    torch.testing.assert_close(r96[..., 1::3, 1::3], r32, rtol=0, atol=1e-5)
+    if coordinates == "corners":
+        assert torch.equal(model.pixel_coords(32, 32), grid(32, 32)), "0.1's coordinates at the training side"
+        assert model.siren_coords(torch.tensor([[-31 / 32, 31 / 32]])).tolist() == [[-1.0, 1.0]]
+    else:
+        assert torch.equal(model.pixel_coords(32, 32), grid(32, 32, align_corners=False))
+
+
+def test_old_configs_mean_corners_and_new_ones_centres(tmp_path):
+    model = HyperSiren(HyperSirenConfig.tiny())
+    assert model.config.coordinates == "centres"
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["coordinates"] == "centres"
+    assert HyperSiren.from_pretrained(tmp_path).config.coordinates == "centres"
+    del config["coordinates"]  # a config.json written before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert HyperSiren.from_pretrained(tmp_path).config.coordinates == "corners"
+    with pytest.raises(ConfigError, match="coordinates"):
+        HyperSirenConfig(coordinates="middle")
+
+
+def test_inference_calls_carry_no_autograd_history():
+    model = HyperSiren(HyperSirenConfig.tiny())
+    images, observed = _batch(8, b=2)
+    for out in (model.inpaint(images, observed), model.render(images, observed, 16)):
+        assert not out.requires_grad and out.grad_fn is None
+        out.numpy()  # what a user does next
+    assert model(images, observed).images.requires_grad, "training keeps its graph"
+
+
 def test_grid_prior_starts_near_the_shared_siren():
     torch.manual_seed(0)
     model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid"))
     images, observed = _batch(8, b=2)
     from hypersiren.siren import grid, points_to_image
 
-    plain = points_to_image(model.siren(grid(8, 8)).unsqueeze(0), 8, 8)
+    plain = points_to_image(model.siren(grid(8, 8, align_corners=False)).unsqueeze(0), 8, 8)
     assert (model(images, observed).images - plain).abs().max() < 0.05
 
 

@@ -2,8 +2,10 @@
 code keeps them): the rendering at the model's own side and at twice it, against values stored in
 ``tests/assets/shipped_outputs.safetensors``.
 
-Regenerate the reference only when a prior is reshipped on purpose: ``python tests/prior/test_shipped_outputs.py``.
-On the development machine the outputs are bit-identical to it; the tolerance covers other CPUs' kernels.
+Regenerate the reference only when a prior is reshipped, or its renderings move, on purpose: ``python
+tests/prior/test_shipped_outputs.py``. On the development machine the outputs are bit-identical to it; the tolerance
+covers other CPUs' kernels. History: the own-side values are those of 0.1's code (before the regroup into rooms); the
+2x values moved once, when renderings at other sides came to register with the real image (pixel centres).
 """
 
 from __future__ import annotations

@@ -51,3 +51,14 @@ def test_seeded_generators_one_scheme():
     assert 0 <= seeds.seed_of(-1, -2) < 2**63
     with pytest.raises(ValueError, match="at least one key"):
         seeds.seed_of()
+
+
+def test_pixel_centres_are_grid_samples_registration():
+    """``align_corners=False`` puts pixel i at -1 + (2 i + 1) / n: grid_sample reads the image itself back there."""
+    g = grid(4, 6, align_corners=False)
+    assert g[0].tolist() == pytest.approx([-3 / 4, -5 / 6]) and g[-1].tolist() == pytest.approx([3 / 4, 5 / 6])
+    image = torch.randn(1, 3, 4, 6)
+    xy = g.flip(-1).view(1, 4, 6, 2)  # grid_sample takes (x, y)
+    read = torch.nn.functional.grid_sample(image, xy, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(read, image)
+    assert torch.equal(grid(5, extent=2.0)[:, 0], torch.linspace(-2, 2, 5))
