@@ -30,7 +30,7 @@ import torch
 
 from hypersiren.app import scripts
 from hypersiren.app.figures import inpainting_grid
-from hypersiren.app.reports import csv_rows, fmt, mean, summarize, table, write_csv, write_json
+from hypersiren.app.reports import csv_rows, fmt, hires_table, mean, summarize, table, write_csv, write_json
 from hypersiren.app.sources import load_images, load_model, model_image_size
 from hypersiren.data import IMAGE_SUFFIXES
 from hypersiren.fitting.signals import save_image
@@ -55,6 +55,8 @@ class InpaintConfig:
     split: str = "test"  # train | val | test
     image: str | None = None  # complete this one picture (any size) instead of a data set
     image_size: int | None = None  # evaluation side (None: the model's; another side is resampled)
+    hires_data: str | None = None  # the same faces at a larger side (npz, folder): the SIRENs scored there too
+    hires_size: int | None = None  # the side hires_data is read at (None: twice the evaluation side)
     limit: int | None = None  # evaluate only the first N images
     # masks
     mask: str | None = None  # a hypersiren.masks.kinds kind (None: center, or file with mask_path)
@@ -99,6 +101,8 @@ class InpaintConfig:
             (self.image is None or (self.data is None and self.protocol is None),
              "--image completes one picture: --data and --protocol do not apply to it"),
             (self.image is None or self.method == "model", "--image completes a picture with --method model"),
+            (self.hires_data is None or (self.method == "model" and self.image is None),
+             "--hires_data scores the model's SIRENs on a data set at a larger side (--method model, no --image)"),
             (not (picture and Path(self.data).is_file()),
              f"--data takes a data set (an .npz file, a folder or a Hub id), not one picture: use --image {self.data}"),
         ]:  # fmt: skip
@@ -141,6 +145,12 @@ def main(cfg: InpaintConfig) -> dict:
         raise ConfigError(f"no images to evaluate in {data_name}")
     data_name = f"{data_name}, {len(images):,} images"
     print(f"data: {data_name} at {size}x{size}; {'model' if model else 'method'}: {name}")
+    hires = None
+    if cfg.hires_data is not None:
+        hires, hires_name = load_images(cfg.hires_data, cfg.split, cfg.hires_size or 2 * size, cfg.limit)
+        if len(hires) != len(images):
+            raise ConfigError(f"--hires_data {hires_name} has {len(hires)} images, --data {len(images)}: not the same")
+        print(f"hires: {hires_name} at {hires.shape[-1]}x{hires.shape[-1]} (renderings there, bicubic beside)")
     lpips_model = perceptual.load_lpips(cfg.lpips_weights) if cfg.lpips else None
     if lpips_model is not None:
         lpips_model.to(cfg.device)
@@ -153,7 +163,7 @@ def main(cfg: InpaintConfig) -> dict:
                                     chunk=cfg.decode_chunk, encoder_dtype=torch.bfloat16 if cfg.bf16_encoder else None,
                                     render_dtype=torch.bfloat16 if cfg.bf16_render else None,
                                     refine_options=cfg.refine_options, seed=cfg.seed, render_size=cfg.render_size,
-                                    lpips_model=lpips_model, device=cfg.device)  # fmt: skip
+                                    lpips_model=lpips_model, device=cfg.device, hires=hires)  # fmt: skip
         counts = observed.sum((1, 2, 3))
         results[key] = {**summarize(per_image), "mask": kind, "num_context": num_context, "images": len(images),
                         "mean_observed": counts.float().mean().item(), "seconds": round(time.perf_counter() - t, 2),
@@ -172,6 +182,8 @@ def main(cfg: InpaintConfig) -> dict:
     write_json(results, out / "metrics.json")
     write_csv(rows, out / "per_image.csv")
     print(table(results, [s.key for s in plan], refined=cfg.refine_steps > 0, paper=cfg.protocol == "paper"))
+    if hires is not None:
+        print(hires_table(results, [s.key for s in plan], hires.shape[-1]))
     first = results[plan[0].key]
     print(f"inpainted {data_name} with {name} ({', '.join(s.key for s in plan)}): MSE {fmt(first['mse'])}, "
           f"PSNR(missing) {fmt(first['psnr_missing'], 2)} dB, SSIM {fmt(first['ssim'], 3)}, LPIPS "

@@ -35,14 +35,13 @@ from tqdm.auto import tqdm
 
 from hypersiren.app import scripts
 from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset, to_model_range
-from hypersiren.masks import sample_observed
 from hypersiren.metrics import mse, to_unit
-from hypersiren.prior import CheckpointError, HyperSiren, HyperSirenConfig, training
+from hypersiren.prior import HyperSiren, HyperSirenConfig, training
+from hypersiren.prior.batches import OFFGRID_TARGETS, training_batch
 from hypersiren.prior.ema import EMA
 from hypersiren.prior.losses import prior_loss
 from hypersiren.prior.training import LR_SCHEDULES
-from hypersiren.siren.coords import random_pixels, take_pixels
-from hypersiren.utils import config, generator
+from hypersiren.utils import config
 from hypersiren.utils.config import ConfigError, to_yaml
 
 EMA_NAME = "ema.safetensors"
@@ -75,6 +74,10 @@ class TrainConfig(HyperSirenConfig):
     hole_prob: float = 0.0  # share of images given a random square hole or a half instead
     context_dense_prob: float = 0.0  # share of images whose missing-pixel count is drawn log-uniformly instead
     render_pixels: int | None = None  # render and supervise this many random pixels per step (None: all, the paper)
+    hires_data: str | None = None  # the same faces at a higher side, same order (off-lattice targets), e.g. celeba64
+    hires_size: int | None = None  # the side hires_data is read at (None: twice image_size)
+    offgrid_points: int = 0  # also render this many points off the pixel lattice per step (targets from hires_data)
+    offgrid_targets: str = "bilinear"  # bilinear (anywhere, read bilinearly) | pixels (hires pixel centres, exact)
     hflip: bool = False  # flip each training image horizontally with probability 1/2
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
     # run
@@ -109,6 +112,11 @@ class TrainConfig(HyperSirenConfig):
              f"context_dense_prob must lie in [0, 1], got {self.context_dense_prob}"),
             (self.missing_weight is None or 0 <= self.missing_weight <= 1,
              f"missing_weight must lie in [0, 1], got {self.missing_weight}"),
+            (self.offgrid_points >= 0, f"offgrid_points must be >= 0, got {self.offgrid_points}"),
+            (self.offgrid_targets in OFFGRID_TARGETS,
+             f"offgrid_targets is one of {', '.join(OFFGRID_TARGETS)}, got {self.offgrid_targets!r}"),
+            (self.hires_data is None or self.offgrid_points > 0,
+             "hires_data gives off-lattice targets: set offgrid_points too"),
         ]:  # fmt: skip
             if not ok:
                 raise ConfigError(message)
@@ -143,10 +151,17 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     train_images = all_images(celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit))
     val_images = all_images(celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit))  # (N, C, H, W)
     accelerator.print(f"data: {cfg.data}: {len(train_images)} train, {len(val_images)} val images")
+    train_hires = val_hires = None
+    if cfg.hires_data is not None:
+        side = cfg.hires_size or 2 * cfg.image_size
+        train_hires = training.same_faces(cfg.hires_data, "train", side, train_images, cfg.train_limit)
+        val_hires = training.same_faces(cfg.hires_data, "val", side, val_images, cfg.val_limit)
+        accelerator.print(f"hires data: {cfg.hires_data}: the same faces at {train_hires.shape[-1]}x"
+                          f"{train_hires.shape[-1]}")  # fmt: skip
 
     model = HyperSiren(model_config(cfg))
     if cfg.init_from is not None and not cfg.resume_from:
-        init_weights(model, cfg.init_from)
+        training.init_weights(model, cfg.init_from)
         accelerator.print(f"initialised from {cfg.init_from}")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     factor = functools.partial(training.lr_factor, max_steps=cfg.max_steps, schedule=cfg.lr_schedule,
@@ -169,22 +184,15 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     model.train()
     for step in bar:
         idx = training.batch_indices(cfg.seed, step, len(train_images), cfg.batch_size, rank, world)
-        images = to_model_range(train_images[idx]).to(accelerator.device)  # (B, C, H, W)
-        if cfg.hflip:
-            flip = torch.rand(len(idx), generator=generator(cfg.seed, step, rank, 2)) < 0.5
-            images = torch.where(flip.to(images.device)[:, None, None, None], images.flip(-1), images)
-        observed = sample_observed(len(idx), *images.shape[-2:], generator(cfg.seed, step, rank),
-                                   cfg.context_min, cfg.context_max, cfg.context_sampling,
-                                   cfg.context_log_uniform, cfg.hole_prob,
-                                   cfg.context_dense_prob).to(accelerator.device)  # fmt: skip
-        pixels, target, seen = None, images, observed
-        if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch
-            pixels = random_pixels(*images.shape[-2:], cfg.render_pixels, generator(cfg.seed, step, rank, 1))
-            pixels = pixels.to(accelerator.device)
-            target, seen = take_pixels(images, pixels), take_pixels(observed, pixels)  # (B, C, S), (B, 1, S)
+        hires = train_hires[idx] if train_hires is not None else None
+        batch = training_batch(cfg, step, rank, train_images[idx], hires, accelerator.device)
         with accelerator.autocast():
-            output = model(images, observed, pixels)
-        loss = prior_loss(output, target, cfg.latent_reg, cfg.param_reg, seen, cfg.missing_weight, cfg.log_mse)
+            if batch.points is not None:
+                output = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
+            else:
+                output = model(batch.images, batch.observed, batch.pixels)
+        loss = prior_loss(output, batch.target, cfg.latent_reg, cfg.param_reg, batch.seen, cfg.missing_weight,
+                          cfg.log_mse)  # fmt: skip
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -205,7 +213,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
         out_of_time = bool(accelerator.gather(torch.tensor([out_of_time], device=accelerator.device)).any())
         if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
-            metrics = evaluate(model, ema, val_images, cfg, accelerator)
+            metrics = evaluate(model, ema, val_images, cfg, accelerator, val_hires)
             log(accelerator, log_file, {"step": done, **{f"val_{k}": v for k, v in metrics.items()}}, cfg.tensorboard)
             accelerator.print(f"step {done}: " + ", ".join(f"val {k} {v:.4f}" for k, v in metrics.items()))
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
@@ -214,7 +222,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
             accelerator.print(f"max_minutes={cfg.max_minutes} reached at step {done}")
             break
     if start >= cfg.max_steps:
-        metrics = evaluate(model, ema, val_images, cfg, accelerator)
+        metrics = evaluate(model, ema, val_images, cfg, accelerator, val_hires)
     accelerator.wait_for_everyone()
     done = step + 1 if cfg.max_steps > start else start
     if accelerator.is_main_process:
@@ -233,24 +241,6 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     accelerator.print(f"trained to step {done}: {summary}; exported to {out}")
     return metrics
-
-
-def init_weights(model: HyperSiren, source: str) -> None:
-    """Copy the weights of the prior ``source`` (name, export or checkpoint folder) into ``model``.
-
-    Raises:
-        ConfigError: the prior cannot be loaded, or its model config differs from the run's (the fields named).
-    """
-    try:
-        prior = HyperSiren.from_pretrained(source)
-    except CheckpointError as err:
-        raise ConfigError(f"init_from={source!r}: {err}") from None
-    theirs, ours = dataclasses.asdict(prior.config), dataclasses.asdict(model.config)
-    differ = [k for k in ours if theirs[k] != ours[k]]
-    if differ:
-        raise ConfigError(f"init_from={source!r} has another model config: " +
-                          ", ".join(f"{k}={theirs[k]!r} (run: {ours[k]!r})" for k in differ))  # fmt: skip
-    model.load_state_dict(prior.state_dict())
 
 
 def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
@@ -288,24 +278,30 @@ def save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: 
 
 
 @torch.no_grad()
-def evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator) -> dict:
+def evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator,
+             val_hires: torch.Tensor | None = None) -> dict:  # fmt: skip
     """Per-image MSE on [0, 1] (the paper's metric) at fixed contexts, gathered across processes; on the averaged
-    weights when there are any."""
+    weights when there are any. With ``val_hires`` also ``hires_*``: the rendering at the hires side against the
+    hires faces (every pixel observed, and the centre hole)."""
     if ema is not None:
         with ema.applied(accelerator.unwrap_model(model)):
-            return evaluate(model, None, val_images, cfg, accelerator)
+            return evaluate(model, None, val_images, cfg, accelerator, val_hires)
     model.eval()
     n, world, rank = len(val_images), accelerator.num_processes, accelerator.process_index
     per = math.ceil(n / world)
     idx = torch.arange(rank * per, (rank + 1) * per) % n  # pad the last shard by wrapping, trimmed below
     results: dict[str, float] = {}
-    for name, observed in training.validation_masks(n, *val_images.shape[-2:], cfg.seed).items():
+    masks = training.validation_masks(n, *val_images.shape[-2:], cfg.seed)
+    hires = {} if val_hires is None else {"hires_full": masks["mse_full"], "hires_center": masks["mse_center"]}
+    for name, observed in {**masks, **hires}.items():
+        truth = val_hires if name.startswith("hires") else val_images
         errors = []
         for chunk in idx.split(cfg.batch_size):
             images = to_model_range(val_images[chunk]).to(accelerator.device)
             with accelerator.autocast():
-                pred = model(images, observed[chunk].to(accelerator.device)).images
-            errors.append(mse(to_unit(pred), to_unit(images)))  # per image, on [0, 1], clipped: the paper's
+                pred = model(images, observed[chunk].to(accelerator.device), size=truth.shape[-2:]).images
+            target = to_model_range(truth[chunk]).to(accelerator.device)
+            errors.append(mse(to_unit(pred), to_unit(target)))  # per image, on [0, 1], clipped: the paper's
         results[name] = accelerator.gather(torch.cat(errors))[:n].mean().item()  # (world * per,) in rank order
     model.train()
     return results

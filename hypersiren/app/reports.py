@@ -80,3 +80,13 @@ def table(results: dict, keys: list[str], refined: bool = False, paper: bool = F
             row += [fmt(PAPER.get(key, {}).get(name), 3) for name in PAPER["10"]]
         rows.append(row)
     return format_table(rows)
+
+
+def hires_table(results: dict, keys: list[str], side: int) -> str:
+    """The renderings at the larger side against the real faces there, beside bicubic upsampling (PSNR, dB)."""
+    rows = [["setting", f"{side}: all", "bicubic", "hole", "bicubic", "ring", "bicubic"]]
+    for key in keys:
+        r = results[key]
+        rows.append([key, *(fmt(r.get(f"{p}hires_psnr{s}"), 2) for s in ("", "_missing", "_ring")
+                            for p in ("", "bicubic_"))])  # fmt: skip
+    return format_table(rows)

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from hypersiren.data.images import to_model_range
 from hypersiren.inpaint import classical
-from hypersiren.metrics.image import inpainting_metrics
+from hypersiren.metrics.image import hires_metrics, inpainting_metrics
 from hypersiren.prior.latent import Generated
 from hypersiren.prior.model import HyperSiren, paste_observed
 from hypersiren.prior.refine import refine
@@ -141,6 +141,7 @@ def evaluate(
     lpips_model: torch.nn.Module | None = None,
     device: str | torch.device = "cpu",
     num_shown: int = 8,
+    hires: torch.Tensor | None = None,
 ) -> Evaluation:
     """Per-image metrics of every image under its mask, batch by batch (the results do not depend on the batch).
 
@@ -152,6 +153,9 @@ def evaluate(
         seed: with the batch's first index, seeds the refinement's held-out pixels.
         render_size: also render the shown images' SIRENs at this side.
         lpips_model: from :func:`hypersiren.metrics.perceptual.load_lpips`; None reports LPIPS as NaN.
+        hires: ``(N, C, S', S')`` uint8, the same faces at a larger side: each SIREN is also rendered there and
+            scored against them, beside bicubic upsampling of the completion (:func:`hypersiren.metrics.image.
+            hires_metrics`: every pixel, the hole, the ring at its border).
     """
     per_image: dict[str, list[torch.Tensor]] = {}
     shown: dict[str, list[torch.Tensor]] = {}
@@ -167,7 +171,13 @@ def evaluate(
         k = max(0, num_shown - start)  # how many of this batch the figure shows
         for prefix, (raw, generated) in outputs.items():
             filled = paste_observed(raw, x, obs)
-            for name, value in inpainting_metrics(raw, filled, x, obs, lpips_model).items():
+            values = inpainting_metrics(raw, filled, x, obs, lpips_model)
+            if hires is not None and generated is not None:
+                truth = to_model_range(hires[start : start + batch_size]).to(device)  # (B, C, S', S')
+                with torch.inference_mode():
+                    rendered = model.decode(generated, *truth.shape[-2:], chunk=chunk).clamp(-1, 1)
+                values.update(hires_metrics(rendered, filled, truth, obs))
+            for name, value in values.items():
                 per_image.setdefault(prefix + name, []).append(value.cpu())
             if k:
                 shown.setdefault(prefix + "inpainted", []).append(filled[:k].cpu())

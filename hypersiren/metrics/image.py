@@ -23,6 +23,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from hypersiren.metrics.perceptual import lpips_distance
 
@@ -139,4 +140,47 @@ def inpainting_metrics(
     out["psnr_missing"] = psnr_from_mse(out["mse_missing"])
     out["ssim"] = ssim(filled, gt)
     out["lpips"] = lpips_distance(lpips_model, filled, gt)
+    return out
+
+
+def hole_at(observed: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The missing pixels of ``observed`` ``(B, 1, h, w)`` on a larger ``height x width`` grid: ``(B, 1, H, W)`` bool.
+
+    A large pixel is missing when the small pixel its centre falls in is missing (nearest, pixel-centre convention).
+    """
+    return F.interpolate((~observed).float(), size=(height, width), mode="nearest") > 0.5
+
+
+def border_ring(missing: torch.Tensor, width: int = 2) -> torch.Tensor:
+    """The pixels within ``width`` pixels (Chebyshev) of a hole's border, inside and outside: ``(B, 1, H, W)`` bool."""
+    grown = F.max_pool2d(missing.float(), 2 * width + 1, stride=1, padding=width) > 0.5
+    shrunk = -F.max_pool2d(-missing.float(), 2 * width + 1, stride=1, padding=width) > 0.5
+    return grown & ~shrunk
+
+
+def hires_metrics(
+    rendered: torch.Tensor, completed: torch.Tensor, truth: torch.Tensor, observed: torch.Tensor, ring: int = 2
+) -> dict[str, torch.Tensor]:
+    """A rendering at a larger side against the real face at that side, beside bicubic upsampling of the completion.
+
+    Args:
+        rendered: ``(B, C, H, W)`` the SIRENs rendered at the larger side, on [-1, 1] (clipped here).
+        completed: ``(B, C, h, w)`` the completion at the model's side (observed pixels kept).
+        truth: ``(B, C, H, W)`` the same faces at the larger side, on [-1, 1].
+        observed: ``(B, 1, h, w)`` bool, the model's context.
+        ring: the half-width, in large pixels, of the band around the hole's border.
+
+    Returns:
+        name -> ``(B,)`` PSNR on [0, 1]: ``hires_psnr`` (every pixel), ``hires_psnr_missing`` (the hole's large
+        pixels, :func:`hole_at`), ``hires_psnr_ring`` (:func:`border_ring`), and each again as ``bicubic_*`` for
+        ``F.interpolate(completed, mode="bicubic", align_corners=False)``; NaN where a region is empty.
+    """
+    h, w = truth.shape[-2:]
+    missing = hole_at(observed, h, w)
+    regions = {"": None, "_missing": missing, "_ring": border_ring(missing, ring)}
+    bicubic = F.interpolate(completed.float(), size=(h, w), mode="bicubic", align_corners=False)
+    gt, out = to_unit(truth), {}
+    for prefix, image in (("hires_psnr", rendered), ("bicubic_hires_psnr", bicubic)):
+        for suffix, region in regions.items():
+            out[prefix + suffix] = psnr_from_mse(mse(to_unit(image), gt, region))
     return out

@@ -42,6 +42,8 @@ class HyperSirenConfig:
     # where the training pixels sat in the SIREN's [-1, 1]: centres (align_corners=False: renderings register with
     # the real image at every size) | corners (0.1's linspace; a rendering's coordinates are mapped onto it)
     coordinates: str = "centres"
+    cell_input: bool = False  # a rendering's scale shifts the sine layers (LIIF's cell; hypernet='grid' only)
+    cell_max_scale: float = 1.0  # the largest log2(rendered / model side) trained; larger renderings use it
 
     # fields added after 0.1, and the value that a config.json written without them means
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {"coordinates": "corners"}
@@ -49,6 +51,8 @@ class HyperSirenConfig:
     def __post_init__(self) -> None:
         if self.coordinates not in ("centres", "corners"):
             raise ConfigError(f"coordinates is 'centres' or 'corners', got {self.coordinates!r}")
+        if self.cell_input and self.hypernet != "grid":
+            raise ConfigError(f"cell_input needs hypernet='grid', got hypernet={self.hypernet!r}")
         if (self.encoder == "grid") != (self.hypernet == "grid"):
             raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
                               f"hypernet={self.hypernet!r}")  # fmt: skip

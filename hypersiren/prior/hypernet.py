@@ -75,9 +75,14 @@ class FullHypernet(nn.Module):
         return Generated(params, ())
 
     def render(
-        self, generated: Generated, siren: Siren, coords: torch.Tensor, on_codes: bool | None = None
+        self,
+        generated: Generated,
+        siren: Siren,
+        coords: torch.Tensor,
+        on_codes: bool | None = None,
+        scales: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``: unused, no code grid)."""
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``, ``scales``: unused, no code grid)."""
         return siren(coords, params=generated.params)
 
 
@@ -105,9 +110,14 @@ class FilmHypernet(nn.Module):
         return Generated({}, tuple(out.chunk(self.num_layers, dim=-1)))
 
     def render(
-        self, generated: Generated, siren: Siren, coords: torch.Tensor, on_codes: bool | None = None
+        self,
+        generated: Generated,
+        siren: Siren,
+        coords: torch.Tensor,
+        on_codes: bool | None = None,
+        scales: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``: unused, no code grid)."""
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``, ``scales``: unused, no code grid)."""
         return siren(coords, modulations=_film(generated.modulations))
 
 
@@ -123,11 +133,14 @@ class GridHypernet(nn.Module):
         scale: the local code also scales each pre-activation (else shifts only).
         use_global: add the global code's FiLM modulations (else the global code is unused).
         align_corners: where the codes sit among the SIREN's coordinates (:func:`interpolate_grid`).
+        cell: a rendering's scale also shifts every sine layer (LIIF's cell decoding, Chen et al. 2021): a linear
+            map of ``log2`` (model pixel / rendered pixel), zero at the model's own scale and zero-initialised, so
+            that one SIREN renders a pixel's average at each scale it was trained on.
     """
 
     def __init__(self, latent_dim: int, grid_dim: int, siren: Siren, hidden_features: int = 256,
                  hidden_layers: int = 1, scale: bool = False, use_global: bool = True,
-                 align_corners: bool = True) -> None:  # fmt: skip
+                 align_corners: bool = True, cell: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.align_corners = align_corners
         self.num_layers = len(siren.net)
@@ -139,6 +152,9 @@ class GridHypernet(nn.Module):
             nn.init.kaiming_normal_(self.local.weight, nonlinearity="relu", mode="fan_in")
             self.local.weight.div_(100.0)
             self.local.bias.zero_()
+        self.cell = nn.Linear(1, self.width * self.num_layers, bias=False) if cell else None  # absent by default:
+        if self.cell is not None:  # older checkpoints load strictly
+            nn.init.zeros_(self.cell.weight)
 
     def forward(self, latent: Latent) -> Generated:
         """:class:`Latent` with a grid -> :class:`Generated` with the global modulations and the grid."""
@@ -148,11 +164,25 @@ class GridHypernet(nn.Module):
         return Generated({}, modulations, latent.grid)
 
     def render(
-        self, generated: Generated, siren: Siren, coords: torch.Tensor, on_codes: bool | None = None
+        self,
+        generated: Generated,
+        siren: Siren,
+        coords: torch.Tensor,
+        on_codes: bool | None = None,
+        scales: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)``; ``on_codes``: see :func:`interpolate_grid`."""
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)``.
+
+        Args:
+            on_codes: see :func:`interpolate_grid`.
+            scales: ``(N,)`` or ``(1,)`` each point's rendering scale, ``log2`` (model pixel / rendered pixel), for
+                the cell shift (ignored without one; None: the model's own scale, 0).
+        """
         local = self.local(interpolate_grid(generated.grid, coords, self.align_corners, on_codes))  # (B, N, k L F)
         local = local.chunk(self.num_layers, dim=-1)  # per layer (B, N, k * F)
+        cells = [None] * self.num_layers
+        if self.cell is not None and scales is not None:
+            cells = self.cell(scales.to(local[0].dtype)[:, None]).chunk(self.num_layers, dim=-1)  # per layer (N, F)
         glob = [(s.unsqueeze(1), t.unsqueeze(1)) for s, t in _film(generated.modulations)] or None
         modulations = []
         for i, m in enumerate(local):
@@ -163,6 +193,8 @@ class GridHypernet(nn.Module):
                 g_scale, g_shift = glob[i]
                 scale = g_scale if scale is None else scale + g_scale - 1.0
                 shift = shift + g_shift
+            if cells[i] is not None:
+                shift = shift + cells[i]
             modulations.append((scale, shift))
         return siren(coords, modulations=modulations)
 
@@ -189,14 +221,15 @@ def build_hypernet(
     grid_scale: bool = False,
     grid_global: bool = True,
     align_corners: bool = True,
+    cell: bool = False,
 ) -> nn.Module:
-    """The hypernetwork called ``name`` (one of :data:`HYPERNETS`); ``grid_*`` and ``align_corners`` configure
-    ``grid`` only."""
+    """The hypernetwork called ``name`` (one of :data:`HYPERNETS`); ``grid_*``, ``align_corners`` and ``cell``
+    configure ``grid`` only."""
     if name == "full":
         return FullHypernet(latent_dim, siren, hidden_features, hidden_layers)
     if name == "film":
         return FilmHypernet(latent_dim, siren, hidden_features, hidden_layers)
     if name == "grid":
         return GridHypernet(latent_dim, grid_dim, siren, hidden_features, hidden_layers, grid_scale, grid_global,
-                            align_corners)  # fmt: skip
+                            align_corners, cell)  # fmt: skip
     raise ValueError(f"unknown hypernet {name!r}; choose one of {', '.join(HYPERNETS)}")

@@ -10,6 +10,7 @@ Its configuration is :mod:`hypersiren.prior.config`; saving and strict loading (
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import NamedTuple
 
 import torch
@@ -76,7 +77,7 @@ class HyperSiren(
         self.siren = Siren(2, c.hidden_features, c.hidden_layers, c.channels, c.first_omega_0, c.hidden_omega_0)
         self.hypernet = build_hypernet(c.hypernet, c.latent_dim, self.siren, c.hyper_hidden_features,
                                        c.hyper_hidden_layers, c.grid_dim, c.grid_scale, c.grid_global,
-                                       align_corners=c.coordinates == "corners")  # fmt: skip
+                                       align_corners=c.coordinates == "corners", cell=c.cell_input)  # fmt: skip
         if c.hypernet == "full":
             self.siren.requires_grad_(False)  # a template only: every parameter is generated
 
@@ -139,7 +140,8 @@ class HyperSiren(
             coords = take_pixels(coords.T.unflatten(1, (height, width)), pixels).T  # (2, H, W) -> (S, 2)
         n, stride = self.config.image_size, self.config.grid_stride
         on_codes = stride == 1 and (height, width) == (n, n)  # a stride-1 grid at its own side: gather the codes
-        values = self._render(generated, coords, on_codes, chunk, dtype)  # (B, C, H W) or (B, C, S)
+        scale = 0.5 * (math.log2(height / n) + math.log2(width / n))
+        values = self._render(generated, coords, on_codes, chunk, dtype, scale)  # (B, C, H W) or (B, C, S)
         return values if pixels is not None else values.unflatten(2, (height, width))
 
     def decode_points(
@@ -148,6 +150,7 @@ class HyperSiren(
         points: torch.Tensor,
         chunk: int | None = None,
         dtype: torch.dtype | None = None,
+        scale: float | torch.Tensor = 0.0,
     ) -> torch.Tensor:
         """Render generated SIRENs at any points of the image -> ``(B, C, N)``, not clamped.
 
@@ -155,10 +158,12 @@ class HyperSiren(
             points: ``(N, 2)`` (y, x) in the image's [-1, 1], edge to edge (pixel centres at ``-1 + (2 i + 1) / n``,
                 as :func:`torch.nn.functional.grid_sample` with ``align_corners=False`` reads them).
             chunk, dtype: see :meth:`decode`.
+            scale: the rendered pixels' scale, ``log2`` (model pixel / rendered pixel): 1 for a rendering at twice
+                the model's side; one value or ``(N,)`` (read by a prior with ``cell_input`` only).
         """
         if points.dim() != 2 or points.shape[-1] != 2:
             raise ValueError(f"points must be (N, 2) (y, x) coordinates, got {tuple(points.shape)}")
-        return self._render(generated, self.siren_coords(points), False, chunk, dtype)
+        return self._render(generated, self.siren_coords(points), False, chunk, dtype, scale)
 
     def siren_coords(self, points: torch.Tensor) -> torch.Tensor:
         """Points of the image (``(..., 2)``, pixel-centre convention) -> the SIREN's inputs.
@@ -182,17 +187,27 @@ class HyperSiren(
         return grid(height, width, align_corners=False, device=device)
 
     def _render(
-        self, generated: Generated, coords: torch.Tensor, on_codes: bool, chunk: int | None, dtype: torch.dtype | None
+        self,
+        generated: Generated,
+        coords: torch.Tensor,
+        on_codes: bool,
+        chunk: int | None,
+        dtype: torch.dtype | None,
+        scale: float | torch.Tensor = 0.0,
     ) -> torch.Tensor:
-        """The SIRENs at their input coordinates ``(N, 2)`` -> ``(B, C, N)``."""
+        """The SIRENs at their input coordinates ``(N, 2)`` -> ``(B, C, N)``; ``scale`` as in :meth:`decode_points`."""
         if dtype is not None:
             with torch.autocast(coords.device.type, dtype=dtype):
-                return self._render(generated, coords, on_codes, chunk, None).float()
+                return self._render(generated, coords, on_codes, chunk, None, scale).float()
         if chunk is not None and chunk < (batch := generated.batch_size):
-            parts = [self._render(generated.take(s, s + chunk), coords, on_codes, None, None)
+            parts = [self._render(generated.take(s, s + chunk), coords, on_codes, None, None, scale)
                      for s in range(0, batch, chunk)]  # fmt: skip
             return torch.cat(parts)
-        return self.hypernet.render(generated, self.siren, coords, on_codes).transpose(1, 2)  # (B, N, C) -> (B, C, N)
+        scales = None
+        if self.config.cell_input:  # trained up to cell_max_scale: a larger rendering renders as the largest
+            scales = torch.as_tensor(scale, dtype=torch.float32, device=coords.device).reshape(-1)
+            scales = scales.clamp(0.0, self.config.cell_max_scale)
+        return self.hypernet.render(generated, self.siren, coords, on_codes, scales).transpose(1, 2)  # (B, C, N)
 
     def forward(
         self,
@@ -201,6 +216,7 @@ class HyperSiren(
         pixels: torch.Tensor | None = None,
         *,
         points: torch.Tensor | None = None,
+        point_scales: float | torch.Tensor = 0.0,
         size: tuple[int, int] | None = None,
         chunk: int | None = None,
         encoder_dtype: torch.dtype | None = None,
@@ -215,6 +231,7 @@ class HyperSiren(
                 pixel subset, as the official code does for video); ``.images`` is then ``(B, C, S)``.
             points: optional ``(N, 2)`` points anywhere in the image (see :meth:`decode_points`), instead of a
                 grid: ``.images`` is then ``(B, C, N)`` (training off the pixel lattice).
+            point_scales: with ``points``, their rendering scale (see ``scale`` of :meth:`decode_points`).
             size: ``(height, width)`` to render at (default: the input's).
             chunk: render this many samples at a time (see :meth:`decode`).
             encoder_dtype: see :meth:`encode`.
@@ -225,7 +242,8 @@ class HyperSiren(
         if points is not None:
             if pixels is not None or size is not None:
                 raise ValueError("give points, or pixels / size, not both")
-            return HyperSirenOutput(self.decode_points(generated, points, chunk, render_dtype), latent, generated)
+            images = self.decode_points(generated, points, chunk, render_dtype, point_scales)
+            return HyperSirenOutput(images, latent, generated)
         height, width = size or images.shape[-2:]
         return HyperSirenOutput(self.decode(generated, height, width, pixels, chunk, render_dtype), latent, generated)
 

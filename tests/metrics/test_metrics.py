@@ -135,3 +135,22 @@ def test_lpips_pretrained_offline_weights():
     x = images(2)
     assert torch.allclose(perceptual.lpips_distance(model, x, x), torch.zeros(2), atol=1e-7)
     assert (perceptual.lpips_distance(model, x, (x + 0.3).clamp(0, 1)) > 0.01).all()
+
+
+def test_hires_metrics_score_the_rendering_the_hole_and_its_border_against_bicubic():
+    from hypersiren.metrics.image import border_ring, hires_metrics, hole_at
+
+    observed = torch.ones(2, 1, 8, 8, dtype=torch.bool)
+    observed[..., 2:6, 2:6] = False
+    missing = hole_at(observed, 16, 16)
+    assert missing.sum().item() == 2 * 8 * 8, "a missing 4x4 block is an 8x8 block at twice the side"
+    ring = border_ring(missing, 2)
+    assert ring.sum().item() == 2 * (12 * 12 - 4 * 4), "2 pixels outside and 2 inside the border"
+    truth = torch.rand(2, 3, 16, 16) * 2 - 1
+    small = torch.nn.functional.interpolate(truth, size=8, mode="area")
+    out = hires_metrics(truth, small, truth, observed)
+    assert out["hires_psnr"].isinf().all() and out["hires_psnr_ring"].isinf().all(), "a perfect rendering"
+    assert (out["bicubic_hires_psnr_missing"] < 40).all(), "bicubic of the small image loses the detail"
+    flat = torch.full((2, 3, 16, 16), 0.2)
+    bic = hires_metrics(flat, torch.full((2, 3, 8, 8), 0.2), flat, observed)["bicubic_hires_psnr"]
+    assert bic.isinf().all(), "bicubic upsampling of a constant is the constant"

@@ -4,6 +4,7 @@ slow: subprocesses), exact resume, bad input."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -86,7 +87,10 @@ def test_loss_decreases(tmp_path):
     assert sum(mse[-10:]) < sum(mse[:10]), "training MSE did not go down"
 
 
-@pytest.mark.parametrize("extra", [(), GRID_EMA_FLIP], ids=["film", "grid-ema-hflip"])
+OFFGRID = (*GRID_EMA_FLIP, "--offgrid_points=40", "--render_pixels=64", "--cell_input=true")
+
+
+@pytest.mark.parametrize("extra", [(), GRID_EMA_FLIP, OFFGRID], ids=["film", "grid-ema-hflip", "offgrid"])
 def test_resume_is_exact(tmp_path, extra, device):
     full = celeba.main(_cfg(tmp_path, *extra, device=device))
     resumed_dir = tmp_path / "resumed"
@@ -170,6 +174,27 @@ def test_init_from_starts_from_a_prior_and_names_a_config_mismatch(tmp_path):
         celeba.main(_cfg(tmp_path, "--init_from=no-such-prior"))
     with pytest.raises(ConfigError, match="context_dense_prob"):
         celeba.main(_cfg(tmp_path, "--context_dense_prob=2"))
+
+
+def test_offgrid_training_reads_hires_faces_and_starts_from_a_prior_without_a_cell(tmp_path):
+    """Off-lattice training with targets from the same faces at 32 (hires_data), its cell starting from a prior
+    trained without one (the new weight zero, so the start computes what the prior computed); validation at 32."""
+    data32 = write_npz_split(tmp_path / "data32", size=32)
+    celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP, "--max_steps=2"))
+    cfg = _cfg(tmp_path, *GRID_EMA_FLIP, "--max_steps=2", "--offgrid_points=50", "--cell_input=true",
+               f"--hires_data={data32}", f"--init_from={tmp_path / 'run'}",
+               f"--output_dir={tmp_path / 'ft'}")  # fmt: skip
+    metrics = celeba.main(cfg)
+    assert {"hires_full", "hires_center"} <= set(metrics) and all(math.isfinite(v) for v in metrics.values())
+    tuned = HyperSiren.from_pretrained(tmp_path / "ft")
+    assert tuned.config.cell_input and tuned.hypernet.cell.weight.abs().sum() > 0, "the cell trained"
+    with pytest.raises(ConfigError, match="hires_data"):
+        celeba.main(_cfg(tmp_path, f"--hires_data={data32}"))
+    with pytest.raises(ValueError, match="not the same faces"):  # other faces in the same layout
+        other = write_npz_split(tmp_path / "other", size=32, counts=(("train", 48), ("val", 8)))
+        np.savez(other / "train.npz", images=np.flip(np.load(other / "train.npz")["images"], 0))
+        celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP, "--offgrid_points=5", f"--hires_data={other}",
+                         f"--output_dir={tmp_path / 'bad'}"))  # fmt: skip
 
 
 def test_resume_latest_without_checkpoint_is_an_error(tmp_path):
