@@ -30,7 +30,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import ProjectConfiguration, broadcast, set_seed
 from tqdm.auto import tqdm
 
 from hypersiren.app import scripts
@@ -88,6 +88,7 @@ class TrainConfig(HyperSirenConfig):
     resume_from: str | None = None  # a checkpoint folder, or 'latest'
     init_from: str | None = None  # start from a prior's weights (name or folder, same model config); not when resuming
     checkpoint_every: int = 5000  # steps between checkpoint-{step}/ folders
+    save_on_each_node: bool = False  # each node has its own filesystem: every node writes its checkpoint folders
     keep_checkpoints: int = 2  # newest checkpoints kept
     eval_every: int = 5000  # steps between validations
     log_every: int = 50  # steps between metrics.jsonl records
@@ -142,8 +143,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     # told cpu=True; with it they form one gloo group (`accelerate launch --multi_gpu --num_processes 2`).
     multi_process_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     tracker = "tensorboard" if cfg.tensorboard else None
+    project = ProjectConfiguration(project_dir=cfg.output_dir, save_on_each_node=cfg.save_on_each_node)
     accelerator = Accelerator(cpu=cfg.cpu or multi_process_cpu, mixed_precision=cfg.mixed_precision, log_with=tracker,
-                              project_dir=cfg.output_dir)  # fmt: skip
+                              project_config=project)  # fmt: skip
     out = Path(cfg.output_dir)
     accelerator.print(f"processes: {accelerator.num_processes} ({accelerator.distributed_type}), "
                       f"device: {accelerator.device}, mixed precision: {cfg.mixed_precision}")  # fmt: skip
@@ -170,7 +172,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     ema = EMA(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay is not None else None
     start = resume(accelerator, cfg, ema) if cfg.resume_from else 0
-    if accelerator.is_main_process:
+    if writer(accelerator, cfg):
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(to_yaml(cfg))
     if cfg.tensorboard:
@@ -210,8 +212,10 @@ def main(cfg: TrainConfig) -> dict[str, float]:
                       "images_per_s": (done - start) * cfg.batch_size * world / (time.time() - t0)}  # fmt: skip
             bar.set_postfix(mse=f"{record['mse']:.4f}", ips=f"{record['images_per_s']:.0f}")
             log(accelerator, log_file, record, cfg.tensorboard)
-        out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
-        out_of_time = bool(accelerator.gather(torch.tensor([out_of_time], device=accelerator.device)).any())
+        out_of_time = False
+        if cfg.max_minutes is not None and done % cfg.log_every == 0:  # the main process's clock, told to all: one
+            late = torch.tensor([(time.time() - t0) / 60 > cfg.max_minutes], device=accelerator.device)  # wait for
+            out_of_time = bool(broadcast(late, from_process=0))  # the device every log_every steps, not every step
         if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
             metrics = evaluate(model, ema, val_images, cfg, accelerator, val_hires)
             log(accelerator, log_file, {"step": done, **{f"val_{k}": v for k, v in metrics.items()}}, cfg.tensorboard)
@@ -243,6 +247,12 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     return metrics
 
 
+def writer(accelerator: Accelerator, cfg: TrainConfig) -> bool:
+    """Whether this process completes, renames and prunes checkpoint folders: the main process of the run (one
+    shared filesystem), or of its node (``save_on_each_node``: a filesystem per node)."""
+    return accelerator.is_local_main_process if cfg.save_on_each_node else accelerator.is_main_process
+
+
 def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
     """Load the state of ``cfg.resume_from`` (a folder, or ``latest``); returns its step."""
     out = Path(cfg.output_dir)
@@ -254,17 +264,27 @@ def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
         if not (ckpt / EMA_NAME).is_file():
             raise ConfigError(f"ema_decay is set but {ckpt} holds no {EMA_NAME} (trained without EMA?)")
         ema.load_state_dict(safetensors.torch.load_file(str(ckpt / EMA_NAME)))
-    accelerator.print(f"resumed from {ckpt} at step {training.checkpoint_step(ckpt)}")
-    return training.checkpoint_step(ckpt)
+    step = training.checkpoint_step(ckpt)
+    steps = accelerator.gather(torch.tensor([step], device=accelerator.device)).tolist()
+    if len(set(steps)) > 1:  # e.g. nodes with a filesystem each, one of which lost its newest checkpoint
+        raise ConfigError(f"resume_from={cfg.resume_from!r}: the processes found checkpoints of different steps "
+                          f"{steps}; give one checkpoint folder that every node has")  # fmt: skip
+    accelerator.print(f"resumed from {ckpt} at step {step}")
+    return step
 
 
 def save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: EMA | None) -> None:
     """``checkpoint-{step}/``: Accelerate's state, the EMA, the step and the model's ``config.json``, written to a
-    temporary folder and renamed (a checkpoint is complete or absent); only the newest ``keep_checkpoints`` stay."""
+    temporary folder and renamed (a checkpoint is complete or absent); only the newest ``keep_checkpoints`` stay.
+
+    Every process writes its part (its random states) into the temporary folder; all of them finish before it is
+    renamed. The folder is renamed by the main process, or with ``save_on_each_node`` (a filesystem per node) by each
+    node's main process, on its node."""
     out = Path(cfg.output_dir)
     final, tmp = out / f"checkpoint-{step}", out / f"checkpoint-{step}.tmp"
-    accelerator.save_state(str(tmp))  # collective: every process takes part
-    if accelerator.is_main_process:
+    accelerator.save_state(str(tmp))  # every process writes its part; save_state itself waits for nobody
+    accelerator.wait_for_everyone()  # so nothing is renamed while a slower process still writes into tmp
+    if writer(accelerator, cfg):
         if ema is not None:
             safetensors.torch.save_file(ema.state_dict(), str(tmp / EMA_NAME))
         (tmp / "step.json").write_text(json.dumps({"step": step}))
