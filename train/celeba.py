@@ -240,6 +240,8 @@ def main(cfg: TrainConfig) -> dict[str, float]:
             ema.copy_to(final)  # the export is the average (training has ended)
         final.save_pretrained(out, model_card_kwargs={"training": record})
         metrics["peak_rss_gb"] = training.peak_rss_gb()
+        if accelerator.device.type == "cuda":
+            metrics["peak_gpu_memory_gb"] = torch.cuda.max_memory_allocated(accelerator.device) / 2**30
         (out / "final_metrics.json").write_text(json.dumps(metrics, indent=2))
     accelerator.end_training()
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
