@@ -16,6 +16,12 @@ import torch
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _decode_cache(tmp_path_factory) -> None:
+    """Decoded-face caches (hypersiren.data.cache) go to a folder of the test session, never the user's."""
+    os.environ["HYPERSIREN_CACHE"] = str(tmp_path_factory.mktemp("decode_cache"))
+
+
 @pytest.fixture
 def device() -> torch.device:
     """The test device: ``HYPERSIREN_TEST_DEVICE`` (default cpu)."""

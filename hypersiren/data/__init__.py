@@ -3,6 +3,8 @@
 - :mod:`~hypersiren.data.images`: the protocol's geometry (centred square, antialiased resize) and value range.
 - :mod:`~hypersiren.data.celeba`: :func:`celeba_dataset`: the Hub, a CelebA folder, ``{split}.npz`` files, any image
   folder.
+- :mod:`~hypersiren.data.cache`: the lazily decoded sources (the Hub, folders) decoded once into a memory-mapped
+  uint8 cache (``$HYPERSIREN_CACHE``), atomic and locked.
 
 May import: utils.
 """

@@ -12,11 +12,14 @@ Sources, decided from ``data`` (see :func:`celeba_dataset`):
 
 Every source goes through the protocol's preprocessing (:mod:`hypersiren.data.images`: centre square, antialiased
 resize); arrays already at ``image_size`` skip the resize. Items are ``(3, H, W)`` float32 in [-1, 1].
+The lazily decoded sources (the Hub, folders) are decoded once into a memory-mapped cache by :func:`all_images`
+(:mod:`hypersiren.data.cache`); npz sources are arrays already.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from hypersiren.data.cache import CacheKey, cached_images, read_cache
 from hypersiren.data.images import IMAGE_SUFFIXES, DataError, center_crop_resize, to_model_range
 
 logger = logging.getLogger(__name__)
@@ -68,10 +72,20 @@ class LazyImageDataset(Dataset):
         length: number of images.
         image_size: output side.
         name: the source, for error messages.
+        cache_key: where :func:`all_images` caches the decoded images (:mod:`hypersiren.data.cache`); None: it
+            decodes them in memory each time.
     """
 
-    def __init__(self, get_image: Callable[[int], Image.Image], length: int, image_size: int, name: str) -> None:
+    def __init__(
+        self,
+        get_image: Callable[[int], Image.Image],
+        length: int,
+        image_size: int,
+        name: str,
+        cache_key: CacheKey | None = None,
+    ) -> None:
         self.get_image, self.length, self.image_size, self.name = get_image, length, image_size, name
+        self.cache_key = cache_key
 
     def __len__(self) -> int:
         return self.length
@@ -90,12 +104,35 @@ class LazyImageDataset(Dataset):
 
 def all_images(dataset: Dataset) -> torch.Tensor:
     """Every image of a :func:`celeba_dataset` as one uint8 tensor ``(N, 3, S, S)``: array sources hold it
-    already, lazily decoded ones (folders, the Hub) are decoded here."""
+    already; lazily decoded ones (folders, the Hub) are decoded once into the cache (``$HYPERSIREN_CACHE``, see
+    :mod:`hypersiren.data.cache`) and memory-mapped from it on every later call, without a copy."""
     if isinstance(dataset, ArrayDataset):
         return dataset.images
+    if getattr(dataset, "cache_key", None) is not None:
+        return cached_images(dataset.cache_key, len(dataset), dataset.uint8)
     images = [dataset.uint8(i) for i in tqdm(range(len(dataset)), desc="decoding images", leave=False)]
     side = dataset.image_size
     return torch.stack(images) if images else torch.empty(0, 3, side, side, dtype=torch.uint8)
+
+
+def _first_images(dataset: LazyImageDataset, count: int) -> torch.Tensor:
+    """The first ``count`` images ``(count, 3, S, S)`` uint8: a view of the source's cache when a complete one
+    exists, else those images alone, decoded (and not cached: a limit is for short runs)."""
+    count = min(count, len(dataset))
+    if dataset.cache_key is not None and (cached := read_cache(dataset.cache_key, len(dataset))) is not None:
+        return cached[:count]
+    images = [dataset.uint8(i) for i in range(count)]
+    side = dataset.image_size
+    return torch.stack(images) if images else torch.empty(0, 3, side, side, dtype=torch.uint8)
+
+
+def _files_fingerprint(root: Path, files: list[Path]) -> str:
+    """Names, sizes and modification times of ``files`` (below ``root``): another fingerprint, a stale cache."""
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
 
 
 def _array_dataset(images: np.ndarray, ids: np.ndarray | None, image_size: int, name: str) -> ArrayDataset:
@@ -171,18 +208,16 @@ def _local_dataset(path: Path, split: str, image_size: int, limit: int | None) -
         files = _image_files(path, split)
     if not files:
         raise DataError(f"{path}: no npz files, CelebA partition file or images found")
-    files = files[:limit]
-    return LazyImageDataset(lambda i: Image.open(files[i]), len(files), image_size, str(path))
+    key = CacheKey(f"folder:{path.resolve()}", split, image_size, _files_fingerprint(path, files))
+    return LazyImageDataset(lambda i: Image.open(files[i]), len(files), image_size, str(path), key)
 
 
-def _hub_dataset(hub_id: str, split: str, image_size: int, limit: int | None) -> Dataset:
+def _hub_dataset(hub_id: str, split: str, image_size: int) -> Dataset:
     import datasets  # looked up at call time so tests can monkeypatch `datasets.load_dataset`
 
     config = DEFAULT_HUB_CONFIG if hub_id == DEFAULT_HUB_ID else None
     try:
         table = datasets.load_dataset(hub_id, config, split=_HUB_SPLIT[split])
-        if limit is not None:
-            table = table.select(range(min(limit, len(table))))
         if "image" not in table.column_names:
             raise DataError(f"hub dataset {hub_id!r} has no `image` column (found {table.column_names})")
     except DataError:
@@ -193,7 +228,11 @@ def _hub_dataset(hub_id: str, split: str, image_size: int, limit: int | None) ->
             f"The Hub may be unreachable (offline?): pass a local path instead, e.g. a folder of {{split}}.npz "
             f"or a CelebA root with img_align_celeba/ and list_eval_partition.txt (no local path {hub_id!r} exists)"
         ) from err
-    return LazyImageDataset(lambda i: table[i]["image"], len(table), image_size, f"hub:{hub_id}")
+    # the fingerprint follows the Hub revision and the files datasets read (stable across runs)
+    key = CacheKey(f"hub:{hub_id}" + (f"/{config}" if config else ""), split, image_size,
+                   getattr(table, "_fingerprint", None))  # fmt: skip
+    images = table.select_columns(["image"])  # formatting the 41 other columns of a row cost a third of the decode
+    return LazyImageDataset(lambda i: images[i]["image"], len(table), image_size, f"hub:{hub_id}", key)
 
 
 def celeba_dataset(
@@ -206,7 +245,9 @@ def celeba_dataset(
             ``owner/name``; see the module docstring.
         split: ``train``, ``val`` or ``test`` (``valid`` and ``validation`` mean ``val``).
         image_size: output side ``S``.
-        limit: keep only the first ``limit`` images. With a limit, lazily decoded sources are materialised.
+        limit: keep only the first ``limit`` images. With a limit, lazily decoded sources are materialised: the
+            first ``limit`` rows of the source's cache when a complete one exists (a view), else only those
+            images are decoded (and not cached).
 
     Returns:
         A dataset of ``(3, S, S)`` float32 items in [-1, 1]. Array-backed results (npz sources, and any
@@ -224,12 +265,10 @@ def celeba_dataset(
     if path.exists():
         dataset = _local_dataset(path, split, image_size, limit)
     elif _HUB_ID.match(str(data)):
-        dataset = _hub_dataset(str(data), split, image_size, limit)
+        dataset = _hub_dataset(str(data), split, image_size)
     else:
         raise DataError(f"data source {str(data)!r} does not exist and is not a Hub id of the form owner/name")
     if isinstance(dataset, LazyImageDataset) and limit is not None:
-        images = [dataset.uint8(i) for i in range(len(dataset))]
-        empty = torch.empty(0, 3, image_size, image_size, dtype=torch.uint8)
-        dataset = ArrayDataset(torch.stack(images) if images else empty)
+        dataset = ArrayDataset(_first_images(dataset, limit))
     logger.info("%s split %s: %d images at %dx%d", data, split, len(dataset), image_size, image_size)
     return dataset
