@@ -41,7 +41,7 @@ from hypersiren.prior.batches import OFFGRID_TARGETS, training_batch
 from hypersiren.prior.ema import EMA
 from hypersiren.prior.losses import prior_loss
 from hypersiren.prior.training import LR_SCHEDULES
-from hypersiren.utils import config
+from hypersiren.utils import config, generator
 from hypersiren.utils.config import ConfigError, to_yaml
 
 EMA_NAME = "ema.safetensors"
@@ -73,6 +73,7 @@ class TrainConfig(HyperSirenConfig):
     context_log_uniform: bool = False  # draw k log-uniformly instead of uniformly
     hole_prob: float = 0.0  # share of images given a random square hole or a half instead
     context_dense_prob: float = 0.0  # share of images whose missing-pixel count is drawn log-uniformly instead
+    context_empty_prob: float = 0.0  # share of images with nothing observed (a sampler that draws new faces)
     render_pixels: int | None = None  # render and supervise this many random pixels per step (None: all, the paper)
     hires_data: str | None = None  # the same faces at a higher side, same order (off-lattice targets), e.g. celeba64
     hires_size: int | None = None  # the side hires_data is read at (None: twice image_size)
@@ -80,6 +81,10 @@ class TrainConfig(HyperSirenConfig):
     offgrid_targets: str = "bilinear"  # bilinear (anywhere, read bilinearly) | pixels (hires pixel centres, exact)
     hflip: bool = False  # flip each training image horizontally with probability 1/2
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
+    # the sampler (model field sampler != none): trained with the mean prior frozen, started from init_from
+    train_sampler: bool = False  # train only the sampler (the mean prior's encoder, hypernetwork and SIREN frozen)
+    sampler_kl: float = 0.01  # weight of its KL term (per image, summed over the latent)
+    sampler_flow: float = 1.0  # weight of its prior's loss (the flow's velocity MSE)
     # run
     cpu: bool = False  # train on the CPU even where a GPU is (Accelerate's choice otherwise)
     mixed_precision: str = "no"  # no | bf16 | fp16
@@ -118,6 +123,10 @@ class TrainConfig(HyperSirenConfig):
              f"offgrid_targets is one of {', '.join(OFFGRID_TARGETS)}, got {self.offgrid_targets!r}"),
             (self.hires_data is None or self.offgrid_points > 0,
              "hires_data gives off-lattice targets: set offgrid_points too"),
+            (not self.train_sampler or self.sampler != "none",
+             "train_sampler trains the model's sampler: set sampler (flow or gaussian) too"),
+            (0 <= self.context_empty_prob <= 1,
+             f"context_empty_prob must lie in [0, 1], got {self.context_empty_prob}"),
         ]:  # fmt: skip
             if not ok:
                 raise ConfigError(message)
@@ -165,6 +174,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     if cfg.init_from is not None and not cfg.resume_from:
         training.init_weights(model, cfg.init_from)
         accelerator.print(f"initialised from {cfg.init_from}")
+    if cfg.train_sampler:  # the mean prior stays as it is: inpaint and render keep their numbers
+        model.requires_grad_(False)
+        model.sampler.requires_grad_(True)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     factor = functools.partial(training.lr_factor, max_steps=cfg.max_steps, schedule=cfg.lr_schedule,
                                warmup_steps=cfg.warmup_steps)  # fmt: skip
@@ -188,13 +200,15 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         idx = training.batch_indices(cfg.seed, step, len(train_images), cfg.batch_size, rank, world)
         hires = train_hires[idx] if train_hires is not None else None
         batch = training_batch(cfg, step, rank, train_images[idx], hires, accelerator.device)
+        sampler = dict(truth=batch.images, generator=generator(cfg.seed, step, rank, 4, device=accelerator.device))
         with accelerator.autocast():
             if batch.points is not None:
-                output = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
+                output = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales,
+                               **(sampler if cfg.train_sampler else {}))  # fmt: skip
             else:
-                output = model(batch.images, batch.observed, batch.pixels)
+                output = model(batch.images, batch.observed, batch.pixels, **(sampler if cfg.train_sampler else {}))
         loss = prior_loss(output, batch.target, cfg.latent_reg, cfg.param_reg, batch.seen, cfg.missing_weight,
-                          cfg.log_mse)  # fmt: skip
+                          cfg.log_mse, cfg.sampler_kl, cfg.sampler_flow)  # fmt: skip
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -208,6 +222,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         if done % cfg.log_every == 0 or done == cfg.max_steps:
             record = {"step": done, "loss": loss.total.item(), "mse": loss.mse.item(),
                       "latent_sq": loss.latent_sq.item(), "params_sq": loss.params_sq.item(),
+                      **({"kl": loss.kl.item(), "flow": loss.flow.item()} if cfg.train_sampler else {}),
                       "lr": scheduler.get_last_lr()[0],
                       "images_per_s": (done - start) * cfg.batch_size * world / (time.time() - t0)}  # fmt: skip
             bar.set_postfix(mse=f"{record['mse']:.4f}", ips=f"{record['images_per_s']:.0f}")
@@ -325,6 +340,17 @@ def evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig,
             target = to_model_range(truth[chunk]).to(accelerator.device)
             errors.append(mse(to_unit(pred), to_unit(target)))  # per image, on [0, 1], clipped: the paper's
         results[name] = accelerator.gather(torch.cat(errors))[:n].mean().item()  # (world * per,) in rank order
+    if cfg.train_sampler:  # the centre hole completed by 4 draws: one draw's MSE, and the best of the 4
+        draws = []
+        for i, chunk in enumerate(idx.split(cfg.batch_size)):
+            images = to_model_range(val_images[chunk]).to(accelerator.device)
+            gen = generator(cfg.seed, -3, rank, i, device=accelerator.device)
+            samples = accelerator.unwrap_model(model).sample(
+                images, masks["mse_center"][chunk].to(images.device), 4, gen
+            )
+            draws.append(mse(to_unit(samples.flatten(0, 1)), to_unit(images.repeat_interleave(4, 0))).view(-1, 4))
+        draws = accelerator.gather(torch.cat(draws))[:n]  # (n, 4)
+        results["sample_center"], results["best4_center"] = draws[:, 0].mean().item(), draws.min(1).values.mean().item()
     model.train()
     return results
 

@@ -27,6 +27,7 @@ def sample_observed(
     log_uniform: bool = False,
     hole_prob: float = 0.0,
     dense_prob: float = 0.0,
+    empty_prob: float = 0.0,
 ) -> torch.Tensor:
     """Training context for a batch: ``(B, 1, H, W)`` bool, True = observed.
 
@@ -40,6 +41,7 @@ def sample_observed(
         dense_prob: share of images whose number of *missing* pixels ``H W - k`` is drawn log-uniformly over
             [1, H W - context_min] instead (then clipped to the range): as many images near full context as
             log-uniform ``k`` puts near ``context_min``. Drawn after ``k``, so 0 changes no other draw.
+        empty_prob: share of images with nothing observed (a sampler drawing new faces); drawn last.
     """
     if not 0.0 <= dense_prob <= 1.0:
         raise ValueError(f"dense_prob must lie in [0, 1], got {dense_prob}")
@@ -65,6 +67,9 @@ def sample_observed(
     holes = torch.rand(batch, generator=generator) < hole_prob
     for i in torch.nonzero(holes).flatten().tolist():
         observed[i, 0] = _random_hole(height, width, generator)
+    if empty_prob > 0:
+        empty = torch.rand(batch, generator=generator) < empty_prob
+        observed &= ~empty[:, None, None, None]
     return observed
 
 

@@ -80,7 +80,7 @@ def training_batch(
         hi = torch.where(flip, hi.flip(-1), hi) if hi is not None else None
     observed = sample_observed(b, h, w, generator(cfg.seed, step, rank), cfg.context_min, cfg.context_max,
                                cfg.context_sampling, cfg.context_log_uniform, cfg.hole_prob,
-                               cfg.context_dense_prob).to(device)  # fmt: skip
+                               cfg.context_dense_prob, cfg.context_empty_prob).to(device)  # fmt: skip
     if cfg.render_pixels is None and not cfg.offgrid_points:
         return Batch(x, observed, x, observed)
     if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch

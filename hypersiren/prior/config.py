@@ -44,6 +44,11 @@ class HyperSirenConfig:
     coordinates: str = "centres"
     cell_input: bool = False  # a rendering's scale shifts the sine layers (LIIF's cell; hypernet='grid' only)
     cell_max_scale: float = 1.0  # the largest log2(rendered / model side) trained; larger renderings use it
+    # the generative part (encoder='grid'): none | flow | gaussian, a latent at the encoder's deepest level
+    sampler: str = "none"
+    sampler_dim: int = 16  # the latent's channels per deepest cell
+    sampler_width: int = 128  # the width of its prior (and half of it its posterior's)
+    sampler_steps: int = 8  # Euler steps of a flow sampler
 
     # fields added after 0.1, and the value that a config.json written without them means
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {"coordinates": "corners"}
@@ -53,6 +58,13 @@ class HyperSirenConfig:
             raise ConfigError(f"coordinates is 'centres' or 'corners', got {self.coordinates!r}")
         if self.cell_input and self.hypernet != "grid":
             raise ConfigError(f"cell_input needs hypernet='grid', got hypernet={self.hypernet!r}")
+        if self.sampler not in ("none", "flow", "gaussian"):
+            raise ConfigError(f"sampler is none, flow or gaussian, got {self.sampler!r}")
+        if self.sampler != "none" and self.encoder != "grid":
+            raise ConfigError(f"sampler={self.sampler!r} needs encoder='grid', got encoder={self.encoder!r}")
+        for name in ("sampler_dim", "sampler_width", "sampler_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if (self.encoder == "grid") != (self.hypernet == "grid"):
             raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
                               f"hypernet={self.hypernet!r}")  # fmt: skip

@@ -16,6 +16,8 @@ imagined from the face around it. Convolutions and attention only: any resolutio
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -40,12 +42,14 @@ class GridEncoder(nn.Module):
         width_mult: the cap on the channel multiple of the deeper stages.
         mid_blocks: extra residual blocks at the deepest level.
         attention: a self-attention block at the deepest level (after the extra blocks).
+        noise_dim: channels of a noise map added, through a zero-initialised 1x1 convolution, to the deepest level
+            (the sampler's latent, :mod:`hypersiren.prior.sampler`); 0: none.
     """
 
     def __init__(self, channels: int = 3, latent_dim: int = 256, grid_dim: int = 64, width: int = 32,
                  grid_stride: int = 1, stages: int = 3, grid_input: bool = True,
                  global_code: bool = True, fill_scales: int = 0, width_mult: int = 4,
-                 mid_blocks: int = 0, attention: bool = False) -> None:  # fmt: skip
+                 mid_blocks: int = 0, attention: bool = False, noise_dim: int = 0) -> None:  # fmt: skip
         super().__init__()
         if fill_scales < 0 or mid_blocks < 0:
             raise ValueError(f"fill_scales and mid_blocks must be >= 0, got {fill_scales} and {mid_blocks}")
@@ -66,6 +70,11 @@ class GridEncoder(nn.Module):
             [SelfAttention(widths[-1])] if attention else []
         )
         self.mid = nn.Sequential(*mid) if mid else None  # absent by default: older checkpoints load strictly
+        self.deep_channels = widths[-1]
+        self.inject = nn.Conv2d(noise_dim, widths[-1], 1) if noise_dim else None
+        if self.inject is not None:  # starts as the encoder without noise
+            nn.init.zeros_(self.inject.weight)
+            nn.init.zeros_(self.inject.bias)
         self.up = nn.ModuleList(ResBlock(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(levels, stages)))
         self.head = None
         if global_code:
@@ -75,8 +84,16 @@ class GridEncoder(nn.Module):
         self.norm = nn.GroupNorm(min(8, out), out)
         self.out = nn.Conv2d(out + (inputs if grid_input else 0), grid_dim, 1)
 
-    def forward(self, images: torch.Tensor, observed: torch.Tensor) -> Latent:
-        """``(B, C, H, W)``, ``(B, 1, H, W)`` -> codes ``(B, latent_dim)`` and grid ``(B, D, H/s, W/s)``."""
+    def forward(self, images: torch.Tensor, observed: torch.Tensor, noise: torch.Tensor | None = None) -> Latent:
+        """``(B, C, H, W)``, ``(B, 1, H, W)`` -> codes ``(B, latent_dim)`` and grid ``(B, D, H/s, W/s)``.
+
+        Args:
+            noise: ``(B, noise_dim, g, g)`` at the deepest level (``g = H / 2**stages``), with ``noise_dim``.
+        """
+        return self.expand(self.contract(images, observed), noise)
+
+    def contract(self, images: torch.Tensor, observed: torch.Tensor) -> Contracted:
+        """The contracting path: ``(B, C, H, W)``, ``(B, 1, H, W)`` -> the deepest level and the skips."""
         mask = observed.to(images.dtype)
         x = torch.cat([images * mask, mask], dim=1)  # (B, C + 1, H, W): a missing pixel reads 0 with mask 0
         if self.fill_scales:  # each fill reads the same masked stack
@@ -88,14 +105,42 @@ class GridEncoder(nn.Module):
             skips.append(h)  # level i: (B, widths[i], H / 2^i, W / 2^i)
         if self.mid is not None:
             h = self.mid(h)
+        return Contracted(h, tuple(skips[:-1]), x)
+
+    def expand(self, contracted: Contracted, noise: torch.Tensor | None = None) -> Latent:
+        """The global code and the expanding path from :meth:`contract`'s result, with the noise map if any."""
+        h, skips, x = contracted
+        if noise is not None:
+            if self.inject is None:
+                raise ValueError("this encoder takes no noise (noise_dim=0)")
+            h = h + self.inject(noise.to(h.dtype))  # (B, widths[-1], g, g)
         code = self.head(h) if self.head is not None else h.new_zeros(len(h), 0)  # (B, latent_dim) or (B, 0)
-        for block, skip in zip(self.up, reversed(skips[:-1]), strict=False):
+        for block, skip in zip(self.up, reversed(skips), strict=False):
             h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")  # any size, not only multiples of 2^stages
             h = block(torch.cat([h, skip], dim=1))
         h = F.silu(self.norm(h))  # (B, widths[levels], H / s, W / s)
         if self.grid_input:
             h = torch.cat([h, F.adaptive_avg_pool2d(x, h.shape[-2:]).to(h.dtype)], dim=1)
         return Latent(code, self.out(h))  # grid: (B, D, H / s, W / s)
+
+
+class Contracted(NamedTuple):
+    """The grid encoder's contracting path, for :meth:`GridEncoder.expand` (once per image, however many samples).
+
+    Attributes:
+        deep: ``(B, widths[-1], g, g)`` the deepest level.
+        skips: the shallower levels, full resolution first.
+        inputs: ``(B, (C + 1) (1 + fill_scales), H, W)`` the masked image, mask and fills the last layer reads.
+    """
+
+    deep: torch.Tensor
+    skips: tuple[torch.Tensor, ...]
+    inputs: torch.Tensor
+
+    def repeat(self, k: int) -> Contracted:
+        """Each image's tensors ``k`` times in a row: ``(B, ...)`` -> ``(B k, ...)``."""
+        return Contracted(self.deep.repeat_interleave(k, 0), tuple(t.repeat_interleave(k, 0) for t in self.skips),
+                          self.inputs.repeat_interleave(k, 0))  # fmt: skip
 
 
 class SelfAttention(nn.Module):

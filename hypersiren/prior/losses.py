@@ -35,12 +35,16 @@ class LossTerms(NamedTuple):
             when ``missing_weight`` is given).
         latent_sq: the mean square of every latent element (the encoder's output).
         params_sq: the mean square of every generated element (``Generated.tensors()``: weights, modulations).
+        kl: the sampler's KL term, mean over images (0 outside sampler training).
+        flow: the sampler's prior loss, mean over images (0 outside sampler training).
     """
 
     total: torch.Tensor
     mse: torch.Tensor
     latent_sq: torch.Tensor
     params_sq: torch.Tensor
+    kl: torch.Tensor | float = 0.0
+    flow: torch.Tensor | float = 0.0
 
 
 def prior_loss(
@@ -51,8 +55,10 @@ def prior_loss(
     seen: torch.Tensor | None = None,
     missing_weight: float | None = None,
     log_mse: bool = False,
+    kl_weight: float = 0.0,
+    flow_weight: float = 1.0,
 ) -> LossTerms:
-    """The paper's loss for a batch.
+    """The paper's loss for a batch (and, when ``out`` comes from the sampler's training path, its terms).
 
     Args:
         out: the model's output for ``images``.
@@ -66,6 +72,8 @@ def prior_loss(
         log_mse: the data term is ``mean_b log(mse_b + 1e-5)``, each image's log MSE (its PSNR up to sign and
             scale), instead of the MSE: every image weighs by its relative error, so an image with little left to
             fill (most pixels observed) is not drowned by the sparse ones. ``mse`` still reports the plain MSE.
+        kl_weight, flow_weight: with ``out.sampler`` (:mod:`hypersiren.prior.sampler`): the total adds
+            ``kl_weight * mean(kl) + flow_weight * mean(prior_loss)``.
     """
     error = (out.images.float() - images) ** 2
     if missing_weight is None:
@@ -78,7 +86,11 @@ def prior_loss(
     data = torch.log(per_image + LOG_EPS).mean() if log_mse else mse
     latent_sq = _mean_square(out.latent.tensors())
     params_sq = _mean_square(out.generated.tensors())
-    return LossTerms(data + latent_reg * latent_sq + param_reg * params_sq, mse, latent_sq, params_sq)
+    total = data + latent_reg * latent_sq + param_reg * params_sq
+    if out.sampler is None:
+        return LossTerms(total, mse, latent_sq, params_sq)
+    kl, flow = out.sampler.kl.mean(), out.sampler.prior_loss.mean()
+    return LossTerms(total + kl_weight * kl + flow_weight * flow, mse, latent_sq, params_sq, kl, flow)
 
 
 def balanced_mean(error: torch.Tensor, seen: torch.Tensor, missing_weight: float) -> torch.Tensor:

@@ -22,6 +22,7 @@ from hypersiren.prior.config import HyperSirenConfig
 from hypersiren.prior.encoders import build_encoder
 from hypersiren.prior.hypernet import build_hypernet
 from hypersiren.prior.latent import Generated, Latent
+from hypersiren.prior.sampler import Sampler, SamplerTerms
 from hypersiren.siren.coords import grid, take_pixels
 from hypersiren.siren.network import Siren
 from hypersiren.utils.config import from_dict
@@ -35,11 +36,14 @@ class HyperSirenOutput(NamedTuple):
             ``(B, C, S)`` at the ``pixels`` given to :meth:`HyperSiren.forward`.
         latent: the encoder's :class:`~hypersiren.prior.latent.Latent` (global code, and the grid of a grid prior).
         generated: the per-sample SIREN parameters / modulations / code grid.
+        sampler: the sampler's training terms (:class:`~hypersiren.prior.sampler.SamplerTerms`) when the forward
+            was given ``truth``, else None.
     """
 
     images: torch.Tensor
     latent: Latent
     generated: Generated
+    sampler: SamplerTerms | None = None
 
 
 class HyperSiren(
@@ -80,6 +84,10 @@ class HyperSiren(
                                        align_corners=c.coordinates == "corners", cell=c.cell_input)  # fmt: skip
         if c.hypernet == "full":
             self.siren.requires_grad_(False)  # a template only: every parameter is generated
+        self.sampler = None
+        if c.sampler != "none":
+            encoder = dict(latent_dim=c.latent_dim, width=c.encoder_width, **grid)
+            self.sampler = Sampler(c.sampler, encoder, c.channels, c.sampler_dim, c.sampler_width, c.sampler_steps)
 
     def encode(self, images: torch.Tensor, observed: torch.Tensor, encoder_dtype: torch.dtype | None = None) -> Latent:
         """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> :class:`Latent` (code ``(B, latent_dim)``).
@@ -91,6 +99,16 @@ class HyperSiren(
             encoder_dtype: run the encoder under autocast to this dtype (e.g. ``torch.bfloat16``: the
                 convolutions are the cost of inference on a CPU) and return the latent in float32.
         """
+        images, observed = self.model_input(images, observed)
+        # no autocast context at all without a dtype: an enabled=False one would switch off a caller's autocast
+        cast = torch.autocast(images.device.type, dtype=encoder_dtype) if encoder_dtype else contextlib.nullcontext()
+        with cast:
+            latent = self.encoder(images, observed)
+        latent = latent if isinstance(latent, Latent) else Latent(latent)
+        return latent.map(torch.Tensor.float) if encoder_dtype is not None else latent
+
+    def model_input(self, images: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check ``(B, C, H, W)`` / ``(B, 1, H, W)`` and resample them to the model's side (mask-aware)."""
         if images.dim() != 4 or images.shape[1] != self.config.channels:
             raise ValueError(f"expected images (B, {self.config.channels}, H, W), got {tuple(images.shape)}")
         if observed.shape != (images.shape[0], 1, *images.shape[2:]):
@@ -99,12 +117,7 @@ class HyperSiren(
         size = self.config.image_size
         if images.shape[-2:] != (size, size):
             images, observed = resize_observed(images, observed, size)
-        # no autocast context at all without a dtype: an enabled=False one would switch off a caller's autocast
-        cast = torch.autocast(images.device.type, dtype=encoder_dtype) if encoder_dtype else contextlib.nullcontext()
-        with cast:
-            latent = self.encoder(images, observed)
-        latent = latent if isinstance(latent, Latent) else Latent(latent)
-        return latent.map(torch.Tensor.float) if encoder_dtype is not None else latent
+        return images, observed
 
     def generate(self, latent: Latent | torch.Tensor) -> Generated:
         """A :class:`Latent` (or a bare ``(B, latent_dim)`` code) -> the per-sample SIREN."""
@@ -221,6 +234,8 @@ class HyperSiren(
         chunk: int | None = None,
         encoder_dtype: torch.dtype | None = None,
         render_dtype: torch.dtype | None = None,
+        truth: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> HyperSirenOutput:
         """Encode the observed pixels and render the generated SIRENs (not clamped): the one path through the model.
 
@@ -236,16 +251,86 @@ class HyperSiren(
             chunk: render this many samples at a time (see :meth:`decode`).
             encoder_dtype: see :meth:`encode`.
             render_dtype: see ``dtype`` of :meth:`decode`.
+            truth: the whole images ``(B, C, H, W)``: train the sampler (:mod:`hypersiren.prior.sampler`): its
+                posterior reads them, its encoder decodes a draw, and ``.sampler`` holds its KL and prior terms.
+            generator: the sampler's draws in training (seeded per step, for an exact resume).
         """
-        latent = self.encode(images, observed, encoder_dtype)
+        terms = None
+        if truth is not None:
+            latent, terms = self._posterior_latent(images, observed, truth, generator)
+        else:
+            latent = self.encode(images, observed, encoder_dtype)
         generated = self.generate(latent)
         if points is not None:
             if pixels is not None or size is not None:
                 raise ValueError("give points, or pixels / size, not both")
-            images = self.decode_points(generated, points, chunk, render_dtype, point_scales)
-            return HyperSirenOutput(images, latent, generated)
+            rendered = self.decode_points(generated, points, chunk, render_dtype, point_scales)
+            return HyperSirenOutput(rendered, latent, generated, terms)
         height, width = size or images.shape[-2:]
-        return HyperSirenOutput(self.decode(generated, height, width, pixels, chunk, render_dtype), latent, generated)
+        rendered = self.decode(generated, height, width, pixels, chunk, render_dtype)
+        return HyperSirenOutput(rendered, latent, generated, terms)
+
+    def _posterior_latent(
+        self, images: torch.Tensor, observed: torch.Tensor, truth: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[Latent, SamplerTerms]:
+        """The sampler's training path: a draw of ``q(z | truth, observed)`` through the sampler's encoder."""
+        if self.sampler is None:
+            raise ValueError("this model has no sampler (config.sampler='none'): there is nothing to train on truth")
+        if truth.shape != images.shape:
+            raise ValueError(f"truth must be shaped like the images {tuple(images.shape)}, got {tuple(truth.shape)}")
+        truth, _ = self.model_input(truth, torch.ones_like(observed))
+        images, observed = self.model_input(images, observed)
+        contracted = self.sampler.encoder.contract(images, observed)
+        mu, logvar = self.sampler.posterior(truth, observed)
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        deep = contracted.deep.detach()  # the prior learns the posterior's draws without pulling them
+        terms = SamplerTerms(self.sampler.prior.kl(mu, logvar, deep), self.sampler.prior.loss(z.detach(), deep,
+                                                                                               generator))  # fmt: skip
+        return self.sampler.encoder.expand(contracted, z), terms
+
+    @torch.no_grad()
+    def sample(
+        self,
+        images: torch.Tensor,
+        observed: torch.Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+        size: tuple[int, int] | int | None = None,
+        chunk: int | None = 8,
+    ) -> torch.Tensor:
+        """Draw completions: ``(B, K, C, H, W)`` in [-1, 1], each sample a SIREN.
+
+        The randomness enters through the sampler's latent (:mod:`hypersiren.prior.sampler`), never as pixel noise;
+        the same generator gives the same samples. With nothing observed it draws new faces. An inference call: no
+        autograd history.
+
+        Args:
+            images, observed: as for :meth:`inpaint` (another side is resampled to the model's).
+            num_samples: ``K`` per image.
+            generator: the draws' generator (on the model's device); None: the global one.
+            size: None: at the input's side, the observed pixels kept; ``(H', W')`` (or one side): every sample's
+                SIREN rendered there, as :meth:`render` does.
+            chunk: render this many samples at a time (the same result).
+
+        Raises:
+            ValueError: the model has no sampler.
+        """
+        if self.sampler is None:
+            raise ValueError("this model has no sampler (config.sampler='none'): it completes with its mean only "
+                             "(inpaint, render); load a prior trained with one")  # fmt: skip
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        b, k = len(images), num_samples
+        inputs = self.model_input(images, observed)
+        contracted = self.sampler.encoder.contract(*inputs).repeat(k)  # (B K, ...): each image K times in a row
+        z = self.sampler.draw(contracted.deep, generator)
+        generated = self.generate(self.sampler.encoder.expand(contracted, z))
+        if size is not None:
+            height, width = (size, size) if isinstance(size, int) else size
+            return self.decode(generated, height, width, chunk=chunk).clamp(-1, 1).unflatten(0, (b, k))
+        rendered = self.decode(generated, *images.shape[-2:], chunk=chunk)
+        repeated = (t.repeat_interleave(k, 0) for t in (images, observed))
+        return paste_observed(rendered, *repeated).unflatten(0, (b, k))  # (B, K, C, H, W)
 
     @torch.no_grad()
     def render(

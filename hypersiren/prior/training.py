@@ -88,9 +88,12 @@ def same_faces(data: str, split: str, side: int, images: torch.Tensor, limit: in
 
 
 def _addable(field: str, theirs: dict) -> bool:
-    """Whether a run may set model ``field`` other than the prior it starts from has it: a switch the prior has off
-    that adds zero-initialised parameters, so the started model computes what the prior computed."""
-    return field in ("cell_input", "cell_max_scale") and not theirs["cell_input"]
+    """Whether a run may set model ``field`` other than the prior it starts from has it: a part the prior has off
+    that adds parameters starting where the prior is (a zero-initialised cell; a sampler whose encoder starts as the
+    mean encoder and whose noise input starts at zero), so the started model computes what the prior computed."""
+    if field in ("cell_input", "cell_max_scale"):
+        return not theirs["cell_input"]
+    return field.startswith("sampler") and theirs["sampler"] == "none"
 
 
 def init_weights(model: HyperSiren, source: str) -> None:
@@ -116,6 +119,8 @@ def init_weights(model: HyperSiren, source: str) -> None:
     if unexpected or set(missing) - new:
         raise ConfigError(f"init_from={source!r}: weights do not fit the run's model (missing {sorted(missing)[:5]}, "
                           f"unexpected {sorted(unexpected)[:5]})")  # fmt: skip
+    if model.sampler is not None and prior.sampler is None:
+        model.sampler.start_from(model.encoder)
 
 
 def checkpoints(output_dir: str | Path) -> list[Path]:
