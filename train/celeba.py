@@ -190,6 +190,10 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     if cfg.tensorboard:
         accelerator.init_trackers("celeba", config={k: v for k, v in dataclasses.asdict(cfg).items() if v is not None})
 
+    # the training faces where the steps run: on a GPU each batch is indexed there (nothing copied per step); on a
+    # CPU this is no copy (a memory-mapped cache stays mapped)
+    train_images = train_images.to(accelerator.device)
+    train_hires = train_hires.to(accelerator.device) if train_hires is not None else None
     log_file = out / "metrics.jsonl"
     rank, world = accelerator.process_index, accelerator.num_processes
     metrics: dict[str, float] = {}
@@ -197,7 +201,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     bar = tqdm(range(start, cfg.max_steps), initial=start, total=cfg.max_steps, disable=not accelerator.is_main_process)
     model.train()
     for step in bar:
-        idx = training.batch_indices(cfg.seed, step, len(train_images), cfg.batch_size, rank, world)
+        idx = training.batch_indices(cfg.seed, step, len(train_images), cfg.batch_size, rank, world, accelerator.device)
         hires = train_hires[idx] if train_hires is not None else None
         batch = training_batch(cfg, step, rank, train_images[idx], hires, accelerator.device)
         sampler = dict(truth=batch.images, generator=generator(cfg.seed, step, rank, 4, device=accelerator.device))

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from hypersiren.masks.kinds import bernoulli_context, half, random_context
+from hypersiren.masks.kinds import bernoulli_context, random_context
 
 
 def sample_observed(
@@ -49,39 +49,48 @@ def sample_observed(
     lo, hi = max(1, context_min), min(context_max, n + 1)
     if lo >= hi:
         raise ValueError(f"context range [{context_min}, {context_max}) is empty for {height}x{width} images")
-    u = torch.rand(batch, generator=generator)
+    g, device = generator, generator.device  # drawn on the generator's device: no copy, no wait for the host
+    u = torch.rand(batch, generator=g, device=device)
     if log_uniform:
         k = torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))).floor().clamp(lo, hi - 1)
     else:
         k = (lo + u * (hi - lo)).floor()
     if dense_prob > 0:
-        dense = torch.rand(batch, generator=generator) < dense_prob
-        missing = torch.exp(torch.rand(batch, generator=generator) * math.log(n - lo + 1)).floor()  # [1, n - lo]
+        dense = torch.rand(batch, generator=g, device=device) < dense_prob
+        missing = torch.exp(torch.rand(batch, generator=g, device=device) * math.log(n - lo + 1)).floor()  # [1, n - lo]
         k = torch.where(dense, (n - missing).clamp(lo, hi - 1), k)
     if sampling == "bernoulli":
-        observed = bernoulli_context(batch, height, width, k, generator=generator)
+        observed = bernoulli_context(batch, height, width, k, generator=g)
     elif sampling == "exact":
-        observed = random_context(batch, height, width, k.long(), generator=generator)
+        observed = random_context(batch, height, width, k.long(), generator=g)
     else:
         raise ValueError(f"context sampling is 'bernoulli' or 'exact', got {sampling!r}")
-    holes = torch.rand(batch, generator=generator) < hole_prob
-    for i in torch.nonzero(holes).flatten().tolist():
-        observed[i, 0] = _random_hole(height, width, generator)
+    if hole_prob > 0:
+        holes = torch.rand(batch, generator=g, device=device) < hole_prob
+        observed = torch.where(holes[:, None, None, None], random_holes(batch, height, width, g), observed)
     if empty_prob > 0:
-        empty = torch.rand(batch, generator=generator) < empty_prob
-        observed &= ~empty[:, None, None, None]
+        empty = torch.rand(batch, generator=g, device=device) < empty_prob
+        observed = observed & ~empty[:, None, None, None]
     return observed
 
 
-def _random_hole(height: int, width: int, generator: torch.Generator) -> torch.Tensor:
-    """A random square hole or a random half, ``(H, W)`` bool."""
-    if torch.rand((), generator=generator) < 0.5:
-        return half(
-            height, width, keep=("top", "bottom", "left", "right")[int(torch.randint(4, (), generator=generator))]
-        )
-    side = int(torch.randint(max(1, min(height, width) // 4), 3 * min(height, width) // 4 + 1, (), generator=generator))
-    top = int(torch.randint(0, height - side + 1, (), generator=generator))
-    left = int(torch.randint(0, width - side + 1, (), generator=generator))
-    observed = torch.ones(height, width, dtype=torch.bool)
-    observed[top : top + side, left : left + side] = False
-    return observed
+def random_holes(batch: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """Per image a random square hole (side a quarter to three quarters of the shorter side, anywhere) or a random
+    half (each of the four with probability 1/8): ``(B, 1, H, W)`` bool, True = observed.
+
+    Every image draws the same numbers, as tensors on the generator's device: no Python loop, no wait for a GPU.
+    """
+    g, device = generator, generator.device
+    short = min(height, width)
+    is_half = torch.rand(batch, generator=g, device=device) < 0.5
+    keep = torch.randint(4, (batch,), generator=g, device=device)  # top, bottom, left, right
+    side = torch.randint(max(1, short // 4), 3 * short // 4 + 1, (batch,), generator=g, device=device)
+    top = (torch.rand(batch, generator=g, device=device) * (height - side + 1)).floor().long()
+    left = (torch.rand(batch, generator=g, device=device) * (width - side + 1)).floor().long()
+    yy = torch.arange(height, device=device)[None, :, None]  # (1, H, 1)
+    xx = torch.arange(width, device=device)[None, None, :]  # (1, 1, W)
+    b = lambda t: t[:, None, None]  # noqa: E731 - (B,) -> (B, 1, 1)
+    square = (yy >= b(top)) & (yy < b(top + side)) & (xx >= b(left)) & (xx < b(left + side))
+    kept = (yy < height // 2, yy >= height - height // 2, xx < width // 2, xx >= width - width // 2)
+    halves = torch.cat([k.expand(1, height, width) for k in kept])[keep]  # (B, H, W): the kept half of each
+    return torch.where(b(is_half), halves, ~square)[:, None]

@@ -30,7 +30,7 @@ class MaskError(ValueError):
     """A mask that cannot be made: unknown kind, bad context size, unreadable mask file."""
 
 
-def center(height: int, width: int, frac: float = 0.5) -> torch.Tensor:
+def center(height: int, width: int, frac: float = 0.5, device: torch.device | str = "cpu") -> torch.Tensor:
     """A centred square hole of side ``round(frac * min(H, W))``; everything else observed.
 
     Returns:
@@ -40,18 +40,18 @@ def center(height: int, width: int, frac: float = 0.5) -> torch.Tensor:
         raise ValueError(f"center_frac must lie in (0, 1), got {frac}")
     side = max(1, round(frac * min(height, width)))
     top, left = (height - side) // 2, (width - side) // 2
-    observed = torch.ones(height, width, dtype=torch.bool)
+    observed = torch.ones(height, width, dtype=torch.bool, device=device)
     observed[top : top + side, left : left + side] = False
     return observed
 
 
-def half(height: int, width: int, keep: str = "top") -> torch.Tensor:
+def half(height: int, width: int, keep: str = "top", device: torch.device | str = "cpu") -> torch.Tensor:
     """One half observed (the paper's 'half' keeps the top rows); the other half inpainted.
 
     Returns:
         ``(H, W)`` bool.
     """
-    observed = torch.zeros(height, width, dtype=torch.bool)
+    observed = torch.zeros(height, width, dtype=torch.bool, device=device)
     if keep == "top":
         observed[: height // 2] = True
     elif keep == "bottom":
@@ -71,16 +71,18 @@ def random_context(
     """Exactly ``num_context`` observed pixels per image, drawn uniformly without replacement.
 
     Args:
-        num_context: an int, or ``(B,)`` integers (one count per image).
+        num_context: an int, or ``(B,)`` integers (one count per image; a tensor is trusted to lie in [0, H W]:
+            checking it would wait for its device).
+        generator: also sets the device (the CPU without one).
 
     Returns:
-        ``(B, 1, H, W)`` bool.
+        ``(B, 1, H, W)`` bool, on the generator's device.
     """
-    n = height * width
-    counts = torch.as_tensor(num_context, dtype=torch.long).expand(batch)
-    if (counts < 0).any() or (counts > n).any():
-        raise ValueError(f"num_context must lie in [0, {n}] for a {height}x{width} image, got {counts.tolist()}")
-    ranks = torch.rand(batch, n, generator=generator).argsort(dim=1).argsort(dim=1)  # a random rank per pixel
+    n, device = height * width, _device(generator)
+    if not isinstance(num_context, torch.Tensor) and not 0 <= num_context <= n:
+        raise ValueError(f"num_context must lie in [0, {n}] for a {height}x{width} image, got {num_context}")
+    counts = torch.as_tensor(num_context, dtype=torch.long, device=device).expand(batch)
+    ranks = torch.rand(batch, n, generator=generator, device=device).argsort(dim=1).argsort(dim=1)  # a rank per pixel
     return (ranks < counts[:, None]).reshape(batch, 1, height, width)
 
 
@@ -90,19 +92,25 @@ def bernoulli_context(
     """The official CNN-encoder context: each pixel observed with probability ``num_context / (H W)``.
 
     Returns:
-        ``(B, 1, H, W)`` bool.
+        ``(B, 1, H, W)`` bool, on the generator's device (the CPU without one).
     """
-    p = torch.as_tensor(num_context, dtype=torch.float32).expand(batch) / (height * width)
-    return torch.rand(batch, 1, height, width, generator=generator) < p[:, None, None, None]
+    device = _device(generator)
+    p = torch.as_tensor(num_context, dtype=torch.float32, device=device).expand(batch) / (height * width)
+    return torch.rand(batch, 1, height, width, generator=generator, device=device) < p[:, None, None, None]
 
 
-def full(height: int, width: int) -> torch.Tensor:
+def _device(generator: torch.Generator | None) -> torch.device:
+    """Where a mask drawn with ``generator`` is made: its device (masks are drawn where they are used)."""
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def full(height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """Every pixel observed (the protocol's 'full' setting: reconstruction, nothing to inpaint).
 
     Returns:
         ``(H, W)`` bool.
     """
-    return torch.ones(height, width, dtype=torch.bool)
+    return torch.ones(height, width, dtype=torch.bool, device=device)
 
 
 def from_file(path: str | Path, height: int, width: int) -> torch.Tensor:

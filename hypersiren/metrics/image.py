@@ -78,10 +78,10 @@ def psnr(
 
 def _gaussian_band(n: int, size: int, sigma: float, device: torch.device) -> torch.Tensor:
     """``(n, n - size + 1)`` banded matrix: ``t @ band`` is a valid 1-D Gaussian filter along the last axis."""
-    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    x = torch.arange(size, dtype=torch.float64, device="cpu") - (size - 1) / 2  # built on the host, then moved
     g = torch.exp(-(x**2) / (2 * sigma**2))
     g = g / g.sum()
-    band = torch.zeros(n, n - size + 1, dtype=torch.float64)
+    band = torch.zeros(n, n - size + 1, dtype=torch.float64, device="cpu")
     for j in range(n - size + 1):
         band[j : j + size, j] = g
     return band.to(device=device, dtype=torch.float32)

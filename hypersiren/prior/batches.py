@@ -68,31 +68,36 @@ def training_batch(
     Args:
         cfg: a training config (``train/celeba.py``'s ``TrainConfig``: ``seed``, ``hflip``, the ``context_*``
             fields, ``hole_prob``, ``render_pixels``, ``offgrid_points``, ``offgrid_targets``).
-        images: ``(B, C, H, W)`` uint8, this process's images of the step.
+        images: ``(B, C, H, W)`` uint8, this process's images of the step (on ``device`` already, or pinned host
+            memory: copied without waiting).
         hires: ``(B, C, H', W')`` uint8, the same faces at a higher resolution (off-lattice targets), or None.
+        device: where the batch is drawn and lives; its generators are seeded from (seed, step, rank, stream).
     """
-    x = to_model_range(images).to(device)  # (B, C, H, W)
+    x = to_model_range(images.to(device, non_blocking=True))  # (B, C, H, W)
     b, _, h, w = x.shape
-    hi = to_model_range(hires).to(device) if hires is not None else None
+    hi = to_model_range(hires.to(device, non_blocking=True)) if hires is not None else None
+
+    def stream(*keys: int) -> torch.Generator:  # every draw on the step's device: nothing waits for the host
+        return generator(cfg.seed, step, rank, *keys, device=device)
+
     if cfg.hflip:
-        flip = (torch.rand(b, generator=generator(cfg.seed, step, rank, 2)) < 0.5).to(device)[:, None, None, None]
+        flip = (torch.rand(b, generator=stream(2), device=device) < 0.5)[:, None, None, None]
         x = torch.where(flip, x.flip(-1), x)
         hi = torch.where(flip, hi.flip(-1), hi) if hi is not None else None
-    observed = sample_observed(b, h, w, generator(cfg.seed, step, rank), cfg.context_min, cfg.context_max,
-                               cfg.context_sampling, cfg.context_log_uniform, cfg.hole_prob,
-                               cfg.context_dense_prob, cfg.context_empty_prob).to(device)  # fmt: skip
+    observed = sample_observed(b, h, w, stream(), cfg.context_min, cfg.context_max, cfg.context_sampling,
+                               cfg.context_log_uniform, cfg.hole_prob, cfg.context_dense_prob,
+                               cfg.context_empty_prob)  # fmt: skip
     if cfg.render_pixels is None and not cfg.offgrid_points:
         return Batch(x, observed, x, observed)
     if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch
-        pixels = random_pixels(h, w, cfg.render_pixels, generator(cfg.seed, step, rank, 1)).to(device)
+        pixels = random_pixels(h, w, cfg.render_pixels, stream(1))
     else:  # every pixel, and the off-lattice points
         pixels = torch.arange(h * w, device=device)
     target, seen = take_pixels(x, pixels), take_pixels(observed, pixels)  # (B, C, S), (B, 1, S)
     if not cfg.offgrid_points:
         return Batch(x, observed, target, seen, pixels)
     centres = grid(h, w, align_corners=False, device=device)[pixels]  # (S, 2) the pixels' centres
-    points, extra = offgrid_targets(hi if hi is not None else x, cfg.offgrid_points, cfg.offgrid_targets,
-                                    generator(cfg.seed, step, rank, 3))  # fmt: skip
+    points, extra = offgrid_targets(hi if hi is not None else x, cfg.offgrid_points, cfg.offgrid_targets, stream(3))
     scale = math.log2(hi.shape[-1] / w) if hi is not None else 0.0  # the targets' pixels against the model's
     points_all = torch.cat([centres, points])  # (S + N, 2)
     scales = torch.cat([torch.zeros(len(centres), device=device), torch.full((len(points),), scale, device=device)])
@@ -110,18 +115,18 @@ def offgrid_targets(
         images: ``(B, C, H, W)`` in [-1, 1], the faces the targets are read from.
         mode: ``bilinear``: points uniform in [-1, 1]^2, values by bilinear interpolation (edge pixels held beyond
             the outermost centres); ``pixels``: ``count`` distinct pixel centres of ``images``, their own values.
-        gen: a CPU generator (the draw is the same on every device).
+        gen: the generator of the draw, on the images' device.
 
     Returns:
         ``(count, 2)`` (y, x) points and ``(B, C, count)`` targets.
     """
     b, _, h, w = images.shape
     if mode == "pixels":
-        index = random_pixels(h, w, count, gen).to(images.device)
+        index = random_pixels(h, w, count, gen)
         return grid(h, w, align_corners=False, device=images.device)[index], take_pixels(images, index)
     if mode != "bilinear":
         raise ValueError(f"offgrid_targets is one of {', '.join(OFFGRID_TARGETS)}, got {mode!r}")
-    points = (torch.rand(count, 2, generator=gen) * 2 - 1).to(images.device)  # (N, 2) (y, x)
+    points = torch.rand(count, 2, generator=gen, device=images.device) * 2 - 1  # (N, 2) (y, x)
     xy = points.flip(-1).view(1, 1, count, 2).expand(b, 1, count, 2)  # grid_sample reads (x, y)
     values = F.grid_sample(images, xy, mode="bilinear", padding_mode="border", align_corners=False)  # (B, C, 1, N)
     return points, values[:, :, 0]

@@ -158,12 +158,15 @@ class SelfAttention(nn.Module):
         return x + t.transpose(1, 2).reshape(b, c, h, w)
 
 
-def gaussian_kernel(sigma: float) -> torch.Tensor:
-    """The normalised 1-D Gaussian of standard deviation ``sigma`` pixels, cut at 3 sigma: ``(2 r + 1,)``."""
+def gaussian_kernel(
+    sigma: float, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """The normalised 1-D Gaussian of standard deviation ``sigma`` pixels, cut at 3 sigma: ``(2 r + 1,)``, made on
+    ``device`` (the encoder's: no copy from the host in every forward)."""
     radius = max(1, int(3 * sigma))
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
-    return k / k.sum()
+    return (k / k.sum()).to(dtype)
 
 
 def masked_gaussian_fill(masked: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -173,7 +176,7 @@ def masked_gaussian_fill(masked: torch.Tensor, sigma: float) -> torch.Tensor:
     pixels near each pixel; 0 where none is within reach), the last is the density ``blur(mask)`` in [0, 1]. The
     blur is separable and zero-padded, so the borders are weighted by what is inside the image.
     """
-    k = gaussian_kernel(sigma).to(masked.device, masked.dtype)
+    k = gaussian_kernel(sigma, masked.device, masked.dtype)
     c, r = masked.shape[1], (len(k) - 1) // 2
     x = F.conv2d(masked, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, r), groups=c)
     x = F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(r, 0), groups=c)

@@ -35,12 +35,15 @@ from hypersiren.utils.config import ConfigError
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def batch_indices(seed: int, step: int, n: int, batch_size: int, rank: int = 0, world: int = 1) -> torch.Tensor:
-    """This process's ``batch_size`` image indices for ``step`` (the global batch is ``batch_size * world``)."""
+def batch_indices(
+    seed: int, step: int, n: int, batch_size: int, rank: int = 0, world: int = 1, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """This process's ``batch_size`` image indices for ``step`` (the global batch is ``batch_size * world``), drawn
+    on ``device`` (where the images are)."""
     global_batch = batch_size * world
     per_epoch = max(1, n // global_batch)
     epoch, pos = divmod(step, per_epoch)
-    perm = torch.randperm(n, generator=seeds.generator(seed, epoch))
+    perm = torch.randperm(n, generator=seeds.generator(seed, epoch, device=device), device=device)
     return perm[pos * global_batch : (pos + 1) * global_batch][rank::world]
 
 
@@ -60,7 +63,7 @@ def validation_masks(n: int, height: int, width: int, seed: int) -> dict[str, to
         "mse_ctx100": random_context(n, height, width, min(100, height * width), seeds.generator(seed, -1)),
         "mse_ctx1000": random_context(n, height, width, min(1000, height * width), seeds.generator(seed, -2)),
         "mse_center": center(height, width).expand(n, 1, height, width),
-        "mse_full": torch.ones(n, 1, height, width, dtype=torch.bool),
+        "mse_full": torch.ones(n, 1, height, width, dtype=torch.bool, device="cpu"),
     }
 
 

@@ -71,7 +71,8 @@ def random_pixels(height: int, width: int, count: int, generator: torch.Generato
     """
     if not 1 <= count <= height * width:
         raise ValueError(f"count must lie in [1, {height * width}] for a {height}x{width} grid, got {count}")
-    return torch.randperm(height * width, generator=generator)[:count]
+    device = generator.device if generator is not None else None  # drawn where the generator lives
+    return torch.randperm(height * width, generator=generator, device=device)[:count]
 
 
 def take_pixels(signal: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:

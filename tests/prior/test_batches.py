@@ -15,8 +15,8 @@ from hypersiren.siren import grid
 
 def recipe(**kw) -> SimpleNamespace:
     base = dict(seed=0, hflip=False, context_min=10, context_max=200, context_sampling="exact",
-                context_log_uniform=False, hole_prob=0.25, context_dense_prob=0.0, render_pixels=64,
-                offgrid_points=0, offgrid_targets="bilinear")  # fmt: skip
+                context_log_uniform=False, hole_prob=0.25, context_dense_prob=0.0, context_empty_prob=0.0,
+                render_pixels=64, offgrid_points=0, offgrid_targets="bilinear")  # fmt: skip
     return SimpleNamespace(**{**base, **kw})
 
 
