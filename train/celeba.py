@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import os
 import shutil
 import sys
@@ -34,13 +33,13 @@ from accelerate.utils import ProjectConfiguration, broadcast, set_seed
 from tqdm.auto import tqdm
 
 from hypersiren.app import scripts
-from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset, to_model_range
-from hypersiren.metrics import mse, to_unit
+from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset
 from hypersiren.prior import HyperSiren, HyperSirenConfig, training
 from hypersiren.prior.batches import OFFGRID_TARGETS, training_batch
 from hypersiren.prior.ema import EMA
 from hypersiren.prior.losses import prior_loss
 from hypersiren.prior.training import LR_SCHEDULES
+from hypersiren.prior.validation import validate
 from hypersiren.utils import config, generator
 from hypersiren.utils.config import ConfigError, to_yaml
 
@@ -318,45 +317,16 @@ def save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: 
     accelerator.wait_for_everyone()
 
 
-@torch.no_grad()
 def evaluate(model, ema: EMA | None, val_images: torch.Tensor, cfg: TrainConfig, accelerator: Accelerator,
              val_hires: torch.Tensor | None = None) -> dict:  # fmt: skip
-    """Per-image MSE on [0, 1] (the paper's metric) at fixed contexts, gathered across processes; on the averaged
-    weights when there are any. With ``val_hires`` also ``hires_*``: the rendering at the hires side against the
-    hires faces (every pixel observed, and the centre hole)."""
+    """:func:`hypersiren.prior.validation.validate` on this process's share, gathered; on the averaged weights when
+    there are any."""
     if ema is not None:
         with ema.applied(accelerator.unwrap_model(model)):
             return evaluate(model, None, val_images, cfg, accelerator, val_hires)
-    model.eval()
-    n, world, rank = len(val_images), accelerator.num_processes, accelerator.process_index
-    per = math.ceil(n / world)
-    idx = torch.arange(rank * per, (rank + 1) * per) % n  # pad the last shard by wrapping, trimmed below
-    results: dict[str, float] = {}
-    masks = training.validation_masks(n, *val_images.shape[-2:], cfg.seed)
-    hires = {} if val_hires is None else {"hires_full": masks["mse_full"], "hires_center": masks["mse_center"]}
-    for name, observed in {**masks, **hires}.items():
-        truth = val_hires if name.startswith("hires") else val_images
-        errors = []
-        for chunk in idx.split(cfg.batch_size):
-            images = to_model_range(val_images[chunk]).to(accelerator.device)
-            with accelerator.autocast():
-                pred = model(images, observed[chunk].to(accelerator.device), size=truth.shape[-2:]).images
-            target = to_model_range(truth[chunk]).to(accelerator.device)
-            errors.append(mse(to_unit(pred), to_unit(target)))  # per image, on [0, 1], clipped: the paper's
-        results[name] = accelerator.gather(torch.cat(errors))[:n].mean().item()  # (world * per,) in rank order
-    if cfg.train_sampler:  # the centre hole completed by 4 draws: one draw's MSE, and the best of the 4
-        draws = []
-        for i, chunk in enumerate(idx.split(cfg.batch_size)):
-            images = to_model_range(val_images[chunk]).to(accelerator.device)
-            gen = generator(cfg.seed, -3, rank, i, device=accelerator.device)
-            samples = accelerator.unwrap_model(model).sample(
-                images, masks["mse_center"][chunk].to(images.device), 4, gen
-            )
-            draws.append(mse(to_unit(samples.flatten(0, 1)), to_unit(images.repeat_interleave(4, 0))).view(-1, 4))
-        draws = accelerator.gather(torch.cat(draws))[:n]  # (n, 4)
-        results["sample_center"], results["best4_center"] = draws[:, 0].mean().item(), draws.min(1).values.mean().item()
-    model.train()
-    return results
+    return validate(model, val_images, cfg.seed, cfg.batch_size, accelerator.device, accelerator.gather,
+                    accelerator.process_index, accelerator.num_processes, accelerator.autocast, val_hires,
+                    cfg.train_sampler)  # fmt: skip
 
 
 def log(accelerator: Accelerator, path: Path, record: dict, tensorboard: bool) -> None:
