@@ -13,13 +13,16 @@ setting, ``OUT/grid_{setting}.png``, prints a table, and ends with a one-line su
 completed image (:func:`hypersiren.metrics.inpainting_metrics`). ``--protocol paper`` evaluates context 10, 100,
 1000 (Bernoulli p = N / (H W) as the official test; ``--context_sampling exact``: the CNP protocol), half and
 full beside the paper's numbers; ``--method`` a classical fill (:mod:`hypersiren.inpaint.classical`) under the
-same masks; ``--image`` one picture of any size, written as ``OUT/{name}_observed.png``, ``_completed.png`` and
-``_rendered{S}.png``. The work is the library's: :mod:`hypersiren.inpaint.pipeline`,
+same masks; ``--image`` one picture of any size, written at its own size with the hole completed as
+``OUT/{name}_completed.png`` (every pixel beyond ``--blend_band`` of the hole as it was; ``--align``, the default,
+frames a face as CelebA's first), and the model's square as ``_observed{S}.png``, ``_completed{S}.png`` and
+``_rendered{R}.png``. The work is the library's: :mod:`hypersiren.inpaint.pipeline`,
 :mod:`hypersiren.app.sources`, :mod:`hypersiren.app.figures`, :mod:`hypersiren.app.reports`.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -27,17 +30,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from hypersiren.app import scripts
-from hypersiren.app.figures import inpainting_grid
-from hypersiren.app.reports import csv_rows, fmt, hires_table, mean, summarize, table, write_csv, write_json
+from hypersiren.app.figures import inpainting_grid, samples_grid
+from hypersiren.app.reports import (
+    csv_rows,
+    fmt,
+    hires_table,
+    mean,
+    samples_table,
+    summarize,
+    table,
+    write_csv,
+    write_json,
+)
 from hypersiren.app.sources import load_images, load_model, model_image_size
-from hypersiren.data import IMAGE_SUFFIXES
+from hypersiren.data import IMAGE_SUFFIXES, to_model_range
 from hypersiren.fitting.signals import save_image
 from hypersiren.inpaint import check_hole, classical, load_picture
 from hypersiren.inpaint.pipeline import PAPER, RefineOptions, complete_picture, evaluate, settings
+from hypersiren.inpaint.sampling import evaluate_samples
 from hypersiren.masks import KINDS, make_observed
 from hypersiren.metrics import inpainting_metrics, perceptual
+from hypersiren.metrics.frechet import frechet_alexnet
+from hypersiren.metrics.image import psnr, to_unit
 from hypersiren.utils import ConfigError, config, seeds
 
 USAGE = "eval/inpaint.py [--config FILE] [--key value ...]"
@@ -72,6 +89,10 @@ class InpaintConfig:
     bf16_encoder: bool = True  # the encoder under bf16 autocast (latent within 1%)
     bf16_render: bool = False  # the SIRENs under bf16 autocast too (as trained; faster only for wide SIRENs)
     render_size: int | None = None  # also render the SIRENs at this side in the figure (--image: 8x)
+    align: bool = True  # --image: frame a face as CelebA's are (OpenCV, the [align] extra); --no_align: not
+    blend_band: int = 3  # --image: pixels around the hole across which the completion fades into the picture
+    samples: int = 0  # also draw K completions per face and score them (a prior with a sampler; >= 2)
+    frechet_reference: str | None = None  # real faces for the Frechet distance (None: the next faces of --data)
     refine_steps: int = 0  # test-time Adam steps on the observed pixels
     refine_lr: float = 1e-2  # Adam learning rate of the refinement
     refine_weights: bool = False  # refine offsets on the generated weights too
@@ -94,6 +115,7 @@ class InpaintConfig:
             (self.context_sampling in ("bernoulli", "exact"), "--context_sampling is bernoulli or exact"),
             (min(self.batch_size, self.decode_chunk, self.limit or 1, self.render_size or 1, self.image_size or 1) > 0,
              "--batch_size, --decode_chunk, --limit, --render_size and --image_size must be positive"),
+            (self.blend_band >= 0, f"--blend_band is a width in pixels, >= 0, not {self.blend_band}"),
             (self.method == "model" or not self.refine_steps, f"--refine_steps acts on the model's SIRENs; --method "
              f"{self.method} is a classical fill with none (use --method model)"),
             (self.method == "model" or not self.render_size, f"--render_size acts on the model's SIRENs; --method "
@@ -101,6 +123,8 @@ class InpaintConfig:
             (self.image is None or (self.data is None and self.protocol is None),
              "--image completes one picture: --data and --protocol do not apply to it"),
             (self.image is None or self.method == "model", "--image completes a picture with --method model"),
+            (self.samples == 0 or (self.samples >= 2 and self.method == "model" and self.image is None),
+             "--samples K draws K >= 2 completions per face of a data set from the model's sampler"),
             (self.hires_data is None or (self.method == "model" and self.image is None),
              "--hires_data scores the model's SIRENs on a data set at a larger side (--method model, no --image)"),
             (not (picture and Path(self.data).is_file()),
@@ -154,6 +178,11 @@ def main(cfg: InpaintConfig) -> dict:
     lpips_model = perceptual.load_lpips(cfg.lpips_weights) if cfg.lpips else None
     if lpips_model is not None:
         lpips_model.to(cfg.device)
+    reference = None
+    if cfg.samples:
+        if model.sampler is None:
+            raise ConfigError(f"--samples: {name} has no sampler (it completes with its mean only)")
+        reference = frechet_reference(cfg, size, len(images))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     results, rows = {}, []
@@ -170,6 +199,10 @@ def main(cfg: InpaintConfig) -> dict:
                         **({"paper": PAPER[key]} if key in PAPER else {})}  # fmt: skip
         rows += csv_rows(key, counts, per_image)
         inpainting_grid(shown, out / f"grid_{key}.png", f"{data_name} | {key} | {name}")
+        if cfg.samples:
+            title = f"{data_name} | {key} | {name}"
+            results[key]["samples"] = score_samples(cfg, model, images, observed, reference, lpips_model,
+                                                    out / f"samples_{key}.png", title)  # fmt: skip
     results["meta"] = {"data": data_name, "method": cfg.method, "model": name if model else None, "image_size": size,
                        "seed": cfg.seed, "lpips": LPIPS if lpips_model else "unavailable",
                        "refine": cfg.refine_options._asdict(), "bf16_encoder": cfg.bf16_encoder,
@@ -182,6 +215,8 @@ def main(cfg: InpaintConfig) -> dict:
     write_json(results, out / "metrics.json")
     write_csv(rows, out / "per_image.csv")
     print(table(results, [s.key for s in plan], refined=cfg.refine_steps > 0, paper=cfg.protocol == "paper"))
+    if cfg.samples:
+        print(samples_table(results, [s.key for s in plan], cfg.samples))
     if hires is not None:
         print(hires_table(results, [s.key for s in plan], hires.shape[-1]))
     first = results[plan[0].key]
@@ -191,37 +226,74 @@ def main(cfg: InpaintConfig) -> dict:
     return results
 
 
+def frechet_reference(cfg: InpaintConfig, size: int, n: int) -> torch.Tensor:
+    """Real faces for the Frechet distance: ``--frechet_reference``, else the ``n`` faces of ``--data`` after the
+    evaluated ones (the same number, so the distance of two real sets is comparable)."""
+    if cfg.frechet_reference is not None:
+        return load_images(cfg.frechet_reference, cfg.split, size, n)[0]
+    everything, data_name = load_images(cfg.data, cfg.split, size, 2 * n)
+    if len(everything) < 2 * n:
+        raise ConfigError(f"--samples needs {n} more real faces in {data_name} for the Frechet distance (it has "
+                          f"{len(everything)}): lower --limit or give --frechet_reference")  # fmt: skip
+    return everything[n:]
+
+
+def score_samples(cfg: InpaintConfig, model, images, observed, reference, lpips_model, figure: Path, title: str):
+    """``--samples``: the samples' metrics over the hole (:mod:`hypersiren.inpaint.sampling`) and the Frechet AlexNet
+    distance of the first samples and of the mean completions to ``reference``; writes the figure."""
+    scored = evaluate_samples(images, observed, model, cfg.samples, seed=cfg.seed, batch_size=min(cfg.batch_size, 64),
+                              lpips_model=lpips_model, device=cfg.device)  # fmt: skip
+    samples_grid(scored.shown, figure, f"{title} | {cfg.samples} samples")
+    out = {k: mean(v) for k, v in scored.per_image.items() if k != "best_of_k"}
+    out["best_of_k"] = [round(v, 3) for v in scored.per_image["best_of_k"].nanmean(0).tolist()]
+    out["crps_over_mae"] = out["crps"] / out["mean_mae"]
+    if lpips_model is not None:
+        real = to_model_range(reference)
+        out["frechet_samples"] = float(frechet_alexnet(scored.first, real, lpips_model))
+        out["frechet_mean"] = float(frechet_alexnet(scored.mean, real, lpips_model))
+    return out
+
+
 def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
-    """``--image``: complete one picture, write it as PNGs beside ``metrics.json``; returns what that holds."""
+    """``--image``: complete one picture, at its own size and on the model's grid, written as PNGs beside
+    ``metrics.json``; returns what that holds."""
     t0, size, kind = time.perf_counter(), model.config.image_size, cfg.kind
     render_size = cfg.render_size or 8 * size
-    picture = load_picture(cfg.image, size, cfg.mask_path if kind == "file" else None)
-    observed = picture.observed
+    picture = load_picture(cfg.image, size, cfg.mask_path if kind == "file" else None, align=cfg.align)
+    observed = None  # the mask file's own hole
     if kind != "file":
         observed = make_observed(kind, 1, size, size, num_context=cfg.num_context, center_frac=cfg.center_frac,
                                  generator=seeds.generator(cfg.seed))  # fmt: skip
-    (width, height), (left, top, right, bottom) = picture.source_size, picture.box
-    if picture.cropped:
-        print(f"note: the picture is {width}x{height}; like the faces the model learnt from, it is centre-cropped to "
-              f"its middle {right - left}x{bottom - top} square (x {left}..{right}, y {top}..{bottom}) and resized to "
-              f"{size}x{size}")  # fmt: skip
+    for note in picture.notes:
+        print(f"note: {note}")
     if picture.marked_outside > 0.001:
-        print(f"warning: {picture.marked_outside:.0%} of the mask lies outside that square and is ignored")
+        print(f"warning: {picture.marked_outside:.0%} of the mask lies outside that square and is kept as it was")
     if kind != "full":
-        check_hole(observed)
-    done = complete_picture(model, picture.image, observed, render_size, cfg.refine_options)
+        check_hole(picture.observed if observed is None else observed)
+    done = complete_picture(model, picture, observed, render_size, cfg.refine_options, cfg.blend_band)
     lpips_model = perceptual.load_lpips(cfg.lpips_weights) if cfg.lpips else None
-    outputs = {"": (done.raw, done.completed)}
+    outputs = {"": (done.raw, done.completed, done.picture)}
     if done.refined is not None:
-        outputs["refined_"] = (done.refined, done.refined)
+        outputs["refined_"] = (done.refined, done.refined, done.refined_picture)
+    truth = to_model_range(torch.from_numpy(picture.pixels.copy()).permute(2, 0, 1)[None])  # (1, 3, H, W)
+    # a face's square beyond the picture's edge has no ground truth there: those model pixels are not scored
+    scored = done.observed | ~picture.within.reshape(done.observed.shape).to(done.observed.device)
     result = {}
-    for prefix, (raw, filled) in outputs.items():
-        values = inpainting_metrics(raw, filled, done.image, done.observed, lpips_model)
+    for prefix, (raw, filled, full) in outputs.items():
+        values = inpainting_metrics(raw, filled, done.image, scored, lpips_model)
         result.update({prefix + k: mean(v) for k, v in values.items()})
+        if done.hole.any():  # the hole at the picture's own size, against the picture itself
+            full = to_model_range(torch.from_numpy(full).permute(2, 0, 1)[None])
+            result[prefix + "picture_psnr_missing"] = psnr(to_unit(full), to_unit(truth), torch.from_numpy(done.hole)
+                                                           [None, None]).item()  # fmt: skip
     out, stem = Path(cfg.out), Path(cfg.image).stem
     out.mkdir(parents=True, exist_ok=True)
-    files = {"observed": done.shown, "completed": done.completed, f"rendered{render_size}": done.rendered,
-             **({"refined": done.refined, f"refined_rendered{render_size}": done.refined_rendered}
+    (width, height), frame = picture.source_size, picture.frame
+    pictures = {"completed": done.picture, **({"refined": done.refined_picture} if done.refined is not None else {})}
+    for suffix, image in pictures.items():
+        Image.fromarray(image).save(out / f"{stem}_{suffix}.png")
+    files = {f"observed{size}": done.shown, f"completed{size}": done.completed, f"rendered{render_size}": done.rendered,
+             **({f"refined{size}": done.refined, f"refined_rendered{render_size}": done.refined_rendered}
                 if done.refined is not None else {})}  # fmt: skip
     for suffix, image in files.items():
         save_image(out / f"{stem}_{suffix}.png", image[0])
@@ -231,18 +303,23 @@ def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
                 if done.refined is not None else {})}  # fmt: skip
     inpainting_grid({k: v.cpu() for k, v in shown.items()}, out / f"grid_{stem}.png",
                     f"{Path(cfg.image).name} | {kind} | {name}")  # fmt: skip
-    written = [f"{stem}_{suffix}.png" for suffix in files]
-    result.update(mask=kind, num_missing=int((~done.observed).sum()), source_size=[width, height],
-                  crop_box=list(picture.box), mask_outside_crop=round(picture.marked_outside, 4),
-                  render_size=render_size, files=written)  # fmt: skip
+    written = [f"{stem}_{suffix}.png" for suffix in [*pictures, *files]]
+    result.update(mask=kind, num_missing=int((~scored).sum()), picture_missing=int(done.hole.sum()),
+                  source_size=[width, height], crop_box=list(picture.box),
+                  frame={"kind": frame.kind, "centre": [round(v, 2) for v in frame.centre],
+                         "side": round(frame.side, 2), "angle_degrees": round(math.degrees(frame.angle), 2)},
+                  mask_outside_crop=round(picture.marked_outside, 4), render_size=render_size,
+                  blend_band=cfg.blend_band, notes=list(picture.notes), files=written)  # fmt: skip
     results = {"image": result, "meta": {"image": str(cfg.image), "model": name, "image_size": size, "seed": cfg.seed,
                "refine": {"steps": cfg.refine_steps, "lr": cfg.refine_lr}, "lpips": LPIPS if lpips_model else
-               "unavailable", "seconds": round(time.perf_counter() - t0, 2), "definitions": "the picture (cropped and "
-               "resized) is its own ground truth; mse: all pixels, *_missing: the hole only, [0,1]"}}  # fmt: skip
+               "unavailable", "seconds": round(time.perf_counter() - t0, 2), "definitions": "the picture is its own "
+               "ground truth; mse: all pixels of the model's square, *_missing: its hole only, [0,1]; "
+               "picture_psnr_missing: the hole at the picture's own size"}}  # fmt: skip
     write_json(results, out / "metrics.json")
-    print(f"completed {Path(cfg.image).name} ({width}x{height} -> {size}x{size}, {result['num_missing']} missing "
-          f"pixels, {kind}): PSNR over the hole {fmt(result['psnr_missing'], 2)} dB, SSIM {fmt(result['ssim'], 3)} "
-          f"-> {out / written[1]}, {written[2]}")  # fmt: skip
+    print(f"completed {Path(cfg.image).name} ({width}x{height}, {result['picture_missing']} missing pixels; the "
+          f"model's {size}x{size} square: {result['num_missing']}, {kind}): PSNR over the hole "
+          f"{fmt(result.get('picture_psnr_missing'), 2)} dB -> {out / written[0]} ({width}x{height}); "
+          f"{', '.join(written[1:4])}")  # fmt: skip
     return results
 
 

@@ -3,11 +3,16 @@
     python -m hypersiren.app.demo [--model NAME_OR_DIR] [--port N] [--share]     # or: hypersiren-demo
 
 A Gradio ``Blocks`` page (a Hugging Face Space is this file as ``app.py``), offline, on the CPU, with the
-shipped prior by default. The picture is centre-cropped to a square and resized to the model's side exactly
-as ``eval/inpaint.py --image`` does (:func:`hypersiren.inpaint.picture.load_picture`); the hole is the painted
-layer's alpha through the same crop and resize, or a preset. The page shows the observed picture, the
-completion at the model's resolution (observed pixels kept) and the same SIREN rendered at 2x / 4x / 8x
-that resolution, which a CNN inpainter cannot do.
+shipped prior by default. The model sees a square of the picture exactly as ``eval/inpaint.py --image`` does
+(:func:`hypersiren.inpaint.picture.load_picture`): a face framed as CelebA's faces are (OpenCV's Haar cascades, the
+``[align]`` extra; the checkbox), else the centred square, or the square around the hole where the centred one
+does not hold it; the hole is the painted layer's alpha through the same square and resize, or a preset. The page
+gives back the picture at its own size with the hole filled by the completed SIREN at the picture's own pixels
+(every other pixel as it came in), and beside it the model's square with the hole, its completion at the model's
+resolution and the same SIREN rendered at 2x / 4x / 8x that resolution, which a CNN inpainter cannot do.
+
+The button's API endpoint is ``/complete`` (``gradio_client``: ``Client(url).predict(editor, hole, center_frac,
+num_context, scale, refine_steps, align, api_name="/complete")``, with ``scale`` one of ``"2"``, ``"4"``, ``"8"``).
 
 The request is :mod:`hypersiren.app.requests` (:func:`~hypersiren.app.requests.complete`), callable without
 Gradio. This module is an app, so unlike the rest of the library it parses arguments and prints.
@@ -46,8 +51,9 @@ def build(model: HyperSiren | None, model_line: str):
         gr.Markdown(
             "# hypersiren: a learned prior over SIRENs completes your picture\n"
             "Pick an example or upload a picture, paint over what should disappear (or choose a preset hole) and "
-            "press **Complete**. The model works on a centred square at its own resolution; the completed SIREN "
-            "is a continuous function, so it can also be rendered at 2x, 4x or 8x that resolution. "
+            "press **Complete**. The model works on a square of the picture at its own resolution (a face is framed "
+            "as CelebA's faces are); the completed SIREN is a continuous function, so it fills the hole at your "
+            "picture's own pixels, and can be rendered at 2x, 4x or 8x the model's resolution. "
             "It was trained on CelebA faces: anything else is completed with a face.\n\n" + model_line
         )
         with gr.Row():
@@ -62,14 +68,19 @@ def build(model: HyperSiren | None, model_line: str):
                 hole = gr.Radio(list(HOLES), value="painted", label="hole", elem_id="hole")
                 center_frac = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="centre square: side / picture side")
                 num_context = gr.Slider(1, size * size, value=100, step=1, label="random: context pixels N")
-                scale = gr.Radio([(f"{s}x ({s * size}x{s * size})", s) for s in SCALES], value=8,
+                # string values: gradio_client documents a radio's choices as strings and sends them so
+                scale = gr.Radio([(f"{s}x ({s * size}x{s * size})", str(s)) for s in SCALES], value=str(SCALES[-1]),
                                  label="render the same SIREN at")  # fmt: skip
                 refine_steps = gr.Slider(0, 100, value=0, step=10, label="refinement steps (optional, slower)")
+                align = gr.Checkbox(value=True, label="frame a face as CelebA's faces are (needs OpenCV)",
+                                    elem_id="align")  # fmt: skip
                 button = gr.Button("Complete", variant="primary", elem_id="complete")
-        status = gr.Markdown(elem_id="status")
+        status = gr.Markdown(label="status", elem_id="status")
+        picture_out = gr.Image(label="your picture, completed at its own size", format="png", height=460,
+                               elem_id="picture")  # fmt: skip
         with gr.Row():
-            observed_out = gr.Image(label=f"observed ({size}x{size}, hole in blue)", format="png", height=300,
-                                    elem_id="observed", elem_classes="pixelated")  # fmt: skip
+            observed_out = gr.Image(label=f"the model's square ({size}x{size}, hole in blue)", format="png",
+                                    height=300, elem_id="observed", elem_classes="pixelated")  # fmt: skip
             completed_out = gr.Image(label=f"completed ({size}x{size}, observed pixels kept)", format="png",
                                      height=300, elem_id="completed", elem_classes="pixelated")  # fmt: skip
             rendered_out = gr.Image(label="the same SIREN, rendered larger", format="png", height=300,
@@ -77,8 +88,9 @@ def build(model: HyperSiren | None, model_line: str):
         files = gr.File(label="download", file_count="multiple", elem_id="download")
 
         button.click(functools.partial(respond, model, model_line),
-                     [editor, hole, center_frac, num_context, scale, refine_steps],
-                     [status, observed_out, completed_out, rendered_out, files])  # fmt: skip
+                     [editor, hole, center_frac, num_context, scale, refine_steps, align],
+                     [status, picture_out, observed_out, completed_out, rendered_out, files],
+                     api_name="complete")  # fmt: skip
     return page
 
 

@@ -2,6 +2,8 @@
 
 - :func:`inpainting_grid`: ``eval/inpaint.py``'s mosaic: ground truth | observed | inpainted [| refined]
   [| rendered at another resolution], a row per image.
+- :func:`samples_grid`: ``eval/inpaint.py --samples``'s: ground truth | observed | mean | samples | their per-pixel
+  standard deviation, a row per image.
 - :func:`fit_figure`: ``eval/fit.py``'s: the ground truth beside every network's fit (and a SIREN's
   derivatives).
 """
@@ -47,6 +49,30 @@ def inpainting_grid(shown: Mapping[str, torch.Tensor], path: str | Path, title: 
     for key, label in (("rendered", "rendered"), ("refined_rendered", "refined, rendered")):
         if key in shown:
             columns.append((f"{label} {shown[key].shape[-1]}px", to_unit(shown[key])))
+    _mosaic(plt, columns, path, title)
+
+
+def samples_grid(shown: Mapping[str, torch.Tensor], path: str | Path, title: str, columns: int = 6) -> None:
+    """Several draws of each face beside its mean completion and the draws' per-pixel standard deviation.
+
+    Args:
+        shown: :attr:`hypersiren.inpaint.sampling.SampleEvaluation.shown`.
+        columns: at most this many samples per face.
+    """
+    plt = _pyplot("eval")
+    hole = torch.tensor(HOLE_COLOUR)[:, None, None] / 255
+    observed = torch.where(shown["observed"], to_unit(shown["truth"]), hole)
+    draws = shown["samples"][:, :columns]
+    cols = [("ground truth", to_unit(shown["truth"])), ("observed", observed), ("mean", to_unit(shown["mean"]))]
+    cols += [(f"sample {i + 1}", to_unit(draws[:, i])) for i in range(draws.shape[1])]
+    std = shown["uncertainty"][:, 0].clamp(0, 0.25) / 0.25  # (n, S, S): the colour scale ends at 0.25 on [0, 1]
+    colour = torch.from_numpy(plt.get_cmap("magma")(std.numpy())[..., :3]).permute(0, 3, 1, 2).float()
+    cols.append(("std (0 to 0.25)", colour))
+    _mosaic(plt, cols, path, title)
+
+
+def _mosaic(plt, columns: list[tuple[str, torch.Tensor]], path: str | Path, title: str) -> None:
+    """Draw labelled columns of ``(n, C, S, S)`` images on [0, 1] as one axes, a row per image."""
     side, pad = max(images.shape[-1] for _, images in columns), 2
     tiles = []
     for _, images in columns:  # nearest upsampling so every column has the same side; grey -> RGB

@@ -1,9 +1,11 @@
 """The demo page's request, callable without Gradio (the page, tests, ``bench/demo_request.py``).
 
-:func:`complete` completes a picture where it is painted (or under a preset hole) through the same centre crop and
-resize as ``eval/inpaint.py --image`` (:func:`hypersiren.inpaint.picture.load_picture`); :func:`respond` is the
-button's handler around it. Bad input raises :class:`DemoError`, whose message the page shows in place of the
-results; :func:`load` turns a model that cannot be loaded into a line for the page.
+:func:`complete` completes a picture where it is painted (or under a preset hole) through the same square and
+resize as ``eval/inpaint.py --image`` (:func:`hypersiren.inpaint.picture.load_picture`: the centred square, the
+square around the hole, or a face framed as CelebA's), and gives the picture back at its own size with the hole
+filled by the same SIREN (:func:`hypersiren.inpaint.pipeline.complete_picture`); :func:`respond` is the button's
+handler around it (the page's API endpoint ``/complete``). Bad input raises :class:`DemoError`, whose message the
+page shows in place of the results; :func:`load` turns a model that cannot be loaded into a line for the page.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
+from math import nan
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 
 from hypersiren.data.images import DataError, to_uint8
+from hypersiren.inpaint.composite import BAND
 from hypersiren.inpaint.picture import check_hole, load_picture, open_image
 from hypersiren.inpaint.pipeline import RefineOptions, complete_picture
 from hypersiren.masks.kinds import MaskError, make_observed
@@ -49,20 +53,27 @@ class DemoResult(NamedTuple):
     """One completed request.
 
     Attributes:
-        observed: ``(S, S, 3)`` uint8, the picture on the model's grid with the hole coloured.
-        completed: ``(S, S, 3)`` uint8, the completion (observed pixels kept; refined if asked).
-        rendered: ``(R, R, 3)`` uint8, the same SIREN rendered at ``R = scale * S`` (the encoder's SIREN).
-        psnr_hole: PSNR in dB over the missing pixels against the picture itself (its own ground truth).
+        picture: ``(H, W, 3)`` uint8, the picture at its own size with the hole completed (refined if asked): every
+            pixel beyond a band of a few pixels around the hole as it came in.
+        observed: ``(S, S, 3)`` uint8, the model's square with the hole coloured.
+        completed: ``(S, S, 3)`` uint8, the completion on the model's grid (observed pixels kept; refined if asked).
+        rendered: ``(R, R, 3)`` uint8, the same SIREN rendered at ``R = scale * S``.
+        psnr_hole: PSNR in dB over the model's missing pixels against the square itself (its own ground truth).
+        picture_psnr_hole: the same over the picture's missing pixels, at its own size.
         num_missing: missing pixels on the model's grid.
+        picture_missing: missing pixels of the picture.
         seconds: the request's wall time.
-        notes: what the user should know (the crop, a mask partly outside it, refinement).
+        notes: what the user should know (the square, the alignment, a mask partly outside, refinement).
     """
 
+    picture: np.ndarray
     observed: np.ndarray
     completed: np.ndarray
     rendered: np.ndarray
     psnr_hole: float
+    picture_psnr_hole: float
     num_missing: int
+    picture_missing: int
     seconds: float
     notes: list[str]
 
@@ -95,12 +106,14 @@ def complete(
     refine_steps: int = 0,
     refine_lr: float = 1e-3,
     seed: int = 0,
+    align: bool = True,
+    band: int = BAND,
 ) -> DemoResult:
     """The page's request: complete ``picture`` where it is painted (or under a preset hole).
 
     Args:
         model: the prior.
-        picture: the picture (path, PIL image or uint8 array), any size: centre-cropped to a square.
+        picture: the picture (path, PIL image or uint8 array), any size and mode.
         layers: the painted layers (paths, PIL images or RGBA arrays of the picture's size); their alpha is
             the hole when ``hole`` is ``"painted"``.
         hole: ``"painted"`` or a :mod:`hypersiren.masks.kinds` kind on the model's grid (``center``, ``half_*``,
@@ -108,10 +121,12 @@ def complete(
         center_frac: side of the ``center`` hole / the model's side.
         num_context: observed pixels for ``random``.
         scale: the larger rendering's side / the model's side.
-        refine_steps: test-time Adam steps on the observed pixels (then both the completion and the larger
+        refine_steps: test-time Adam steps on the observed pixels (then the picture, the completion and the larger
             rendering show the refined SIREN).
         refine_lr: their learning rate.
         seed: seeds the ``random`` preset.
+        align: frame a face as CelebA's faces are (OpenCV; without it, or without a face, a note says so).
+        band: the blend around the hole in the picture, in pixels.
 
     Raises:
         DemoError: no picture, an unreadable picture or layer, nothing painted, a hole that is empty on the
@@ -125,35 +140,37 @@ def complete(
     if hole not in kinds:
         raise DemoError(f"unknown hole {hole!r}: one of {', '.join(kinds)}")
     try:
+        observed = None  # the painted hole
         if hole == "painted":
             alpha = _alpha(layers)
             if alpha is None or not alpha.any():
                 raise DemoError("nothing painted: paint over what should disappear, or choose a preset hole")
-            loaded = load_picture(picture, size, missing=alpha)
-            observed = loaded.observed[None]  # (1, 1, S, S)
+            loaded = load_picture(picture, size, missing=alpha, align=align)
+            check_hole(loaded.observed)
         else:
-            loaded = load_picture(picture, size)
+            loaded = load_picture(picture, size, align=align)
             observed = make_observed(hole, 1, size, size, num_context=int(num_context), center_frac=center_frac,
                                      generator=seeds.generator(seed))  # fmt: skip
-        check_hole(observed)
+            check_hole(observed)
     except (DataError, MaskError) as err:
         raise DemoError(str(err)) from None
-    notes = []
-    if loaded.cropped:
-        (w, h), (left, top, right, bottom) = loaded.source_size, loaded.box
-        notes.append(f"The {w}x{h} picture was centre-cropped to its middle {right - left}x{bottom - top} square "
-                     f"(like the faces the model learnt from), then resized to {size}x{size}.")  # fmt: skip
+    notes = [note[0].upper() + note[1:] + "." for note in loaded.notes]
     if loaded.marked_outside > 0.001:
-        notes.append(f"{loaded.marked_outside:.0%} of the painted area lies outside that square and is ignored.")
-    done = complete_picture(model, loaded.image, observed, scale * size, RefineOptions(int(refine_steps), refine_lr))
-    completed = done.completed if done.refined is None else done.refined  # (1, 3, S, S), observed pixels kept
-    rendered = done.rendered if done.refined_rendered is None else done.refined_rendered
-    if done.refined is not None:
-        notes.append(f"Refined for {int(refine_steps)} steps on the observed pixels (both pictures).")
-    missing = ~done.observed
+        notes.append(f"{loaded.marked_outside:.0%} of the painted area lies outside that square and is kept as it was.")
+    done = complete_picture(model, loaded, observed, scale * size, RefineOptions(int(refine_steps), refine_lr), band)
+    refined = done.refined is not None
+    completed = done.refined if refined else done.completed  # (1, 3, S, S), observed pixels kept
+    rendered = done.refined_rendered if refined else done.rendered
+    full = done.refined_picture if refined else done.picture  # (H, W, 3) uint8
+    if refined:
+        notes.append(f"Refined for {int(refine_steps)} steps on the observed pixels (every picture).")
+    within = loaded.within.reshape(done.observed.shape).to(done.observed.device)
+    missing = ~done.observed & within  # the model's pixels beyond the picture have no ground truth: not scored
     psnr_hole = psnr(to_unit(completed), to_unit(done.image), missing).item()
-    return DemoResult(_image(done.shown), _image(completed), _image(rendered), psnr_hole, int(missing.sum()),
-                      time.perf_counter() - t0, notes)  # fmt: skip
+    truth, result = (torch.from_numpy(a.copy()).permute(2, 0, 1)[None] / 255 for a in (loaded.pixels, full))
+    picture_psnr = psnr(result, truth, torch.from_numpy(done.hole)[None, None]).item() if done.hole.any() else nan
+    return DemoResult(full, _image(done.shown), _image(completed), _image(rendered), psnr_hole, picture_psnr,
+                      int(missing.sum()), int(done.hole.sum()), time.perf_counter() - t0, notes)  # fmt: skip
 
 
 def load(spec: str | None) -> tuple[HyperSiren | None, str]:
@@ -182,35 +199,41 @@ def respond(
     hole: str = "painted",
     center_frac: float = 0.5,
     num_context: int = 100,
-    scale: int = 8,
+    scale: int | str = 8,
     refine_steps: int = 0,
-) -> tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None, list[str] | None]:
-    """The button's handler: :func:`complete` on the editor's value, or a message instead of the results.
+    align: bool = True,
+) -> tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None, list[str] | None]:
+    """The button's handler (the page's API endpoint ``/complete``): :func:`complete` on the editor's value, or a
+    message instead of the results.
 
     Args:
         model: the prior, or None when it could not be loaded (``model_line`` says why).
         value: the editor's value, ``{"background": picture, "layers": [...], "composite": ...}``.
+        scale: ``2``, ``4`` or ``8`` (the page's radio sends it as a string).
 
     Returns:
-        ``(status markdown, observed, completed, rendered, files to download)``; on bad input the message and
-        Nones, never a traceback.
+        ``(status markdown, picture, observed, completed, rendered, files to download)``; on bad input the message
+        and Nones, never a traceback.
     """
-    nothing = (None, None, None, None)
+    nothing = (None, None, None, None, None)
     if model is None:
         return (f"**Cannot complete:** {model_line}", *nothing)
     value = value or {}
     try:
         r = complete(model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context,
-                     int(scale), int(refine_steps))  # fmt: skip
+                     int(scale), int(refine_steps), align=bool(align))  # fmt: skip
     except DemoError as err:
         return (f"**Cannot complete:** {err}", *nothing)
     except Exception as err:  # noqa: BLE001 - the page gets a message, the console the traceback
         logger.exception("request failed")
         return (f"**Cannot complete:** unexpected {type(err).__name__}: {err}", *nothing)
-    size = r.completed.shape[0]
+    size, (height, width) = r.completed.shape[0], r.picture.shape[:2]
     folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))
-    files = [_save(r.completed, folder, f"completed_{size}.png"),
+    files = [_save(r.picture, folder, f"completed_{width}x{height}.png"),
+             _save(r.completed, folder, f"completed_{size}.png"),
              _save(r.rendered, folder, f"rendered_{r.rendered.shape[0]}.png")]  # fmt: skip
-    lines = [f"Completed {r.num_missing} missing pixels of {size * size} in **{r.seconds:.2f} s**; PSNR over the "
-             f"hole, against the picture itself: **{r.psnr_hole:.2f} dB**.", *r.notes]  # fmt: skip
-    return "\n\n".join(lines), r.observed, r.completed, r.rendered, [str(f) for f in files]
+    lines = [f"Completed {r.picture_missing} missing pixels of the {width}x{height} picture ({r.num_missing} of the "
+             f"model's {size}x{size} square) in **{r.seconds:.2f} s**; PSNR over the hole, against the picture "
+             f"itself: **{r.picture_psnr_hole:.2f} dB** ({r.psnr_hole:.2f} dB on the model's grid).",
+             *r.notes]  # fmt: skip
+    return "\n\n".join(lines), r.picture, r.observed, r.completed, r.rendered, [str(f) for f in files]

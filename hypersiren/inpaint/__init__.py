@@ -1,8 +1,12 @@
 """Inpainting with a prior or a classical fill: pictures of any size, the completion pipeline and its evaluation.
 
-- :mod:`~hypersiren.inpaint.picture`: one picture and its hole, on the model's grid.
+- :mod:`~hypersiren.inpaint.picture`: one picture and its hole, read in any mode, on the model's grid.
+- :mod:`~hypersiren.inpaint.composite`: the square the model sees (around the hole, or a face's), and the picture
+  back at its own size: the SIREN at the picture's own pixels, blended into the hole.
+- :mod:`~hypersiren.inpaint.align`: a face framed as CelebA's aligned crops are (OpenCV's Haar cascades).
 - :mod:`~hypersiren.inpaint.classical`: the fills a user could pick instead (mean, nearest, linear, biharmonic).
 - :mod:`~hypersiren.inpaint.pipeline`: a batch completed, a data set evaluated per image, one picture completed.
+- :mod:`~hypersiren.inpaint.sampling`: a sampler's K completions per face, scored.
 
 May import: utils, siren, data, masks, metrics, prior.
 """

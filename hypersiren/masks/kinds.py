@@ -23,7 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from hypersiren.masks.brush import brush
 
 KINDS = ("center", "half", "half_top", "half_bottom", "half_left", "half_right", "random", "bernoulli", "file",
-         "brush", "full")  # fmt: skip
+         "brush", "full", "empty")  # fmt: skip
 
 
 class MaskError(ValueError):
@@ -168,7 +168,7 @@ def make_observed(
             keep that half. ``random`` observes exactly ``num_context`` pixels per image;
             ``bernoulli`` each pixel with probability ``num_context / (H W)`` (the official CNN-encoder
             protocol, train and test). ``file`` reads ``path`` (white = missing). ``brush`` draws
-            free-form strokes. ``full`` observes everything.
+            free-form strokes. ``full`` observes everything, ``empty`` nothing (a sampler's unconditional draws).
         batch: number of images B.
         num_context: context pixels for ``random`` / ``bernoulli``.
         center_frac: side of the ``center`` hole as a fraction of the image side.
@@ -203,8 +203,8 @@ def make_observed(
         if path is None:
             raise MaskError("mask kind 'file' needs a path to a mask image (white = missing)")
         single = from_file(path, height, width)
-    elif kind == "full":
-        single = full(height, width)
+    elif kind in ("full", "empty"):
+        single = full(height, width) if kind == "full" else ~full(height, width)
     else:
         single = half(height, width, keep="top" if kind == "half" else kind.removeprefix("half_"))
     return single.expand(batch, 1, height, width).clone()

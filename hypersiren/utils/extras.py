@@ -7,6 +7,8 @@ that needs more names its extra when a package is missing:
   image), imageio + imageio-ffmpeg (video);
 - ``[eval]`` (``eval/inpaint.py``): matplotlib (figures), scipy + scikit-image (``--method`` classical fills);
 - ``[demo]`` (``python -m hypersiren.app.demo``): gradio;
+- ``[align]`` (``eval/inpaint.py --image``, the demo page): OpenCV, whose wheels carry the Haar cascades that frame a
+  face as CelebA's crops are (``opencv-python-headless<5``: 5.0 dropped them);
 - ``[dev]``: all of them, and the test tools.
 """
 

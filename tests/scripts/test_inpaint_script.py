@@ -215,43 +215,85 @@ def test_one_picture_with_a_mask_file(assets, tmp_path, capsys):
                         "--render_size", "64", "--out", str(out), "--no_lpips"])  # fmt: skip
     r = results["image"]
     assert r["mask"] == "file" and r["num_missing"] == 64 and r["crop_box"] == [16, 0, 80, 64], r
-    assert r["psnr_missing"] is not None and r["mask_outside_crop"] == 0
+    assert r["psnr_missing"] is not None and r["mask_outside_crop"] == 0 and r["picture_missing"] == 256
+    assert r["frame"]["kind"] == "centre" and r["picture_psnr_missing"] is not None
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(results))
     source = Image.open(photo).crop((16, 0, 80, 64)).resize((32, 32), Image.BILINEAR)
     x = np.asarray(source).astype(int)  # (32, 32, 3): the picture as the model saw it
-    completed = np.asarray(Image.open(out / "photo_completed.png")).astype(int)
-    observed = np.asarray(Image.open(out / "photo_observed.png")).astype(int)
+    completed = np.asarray(Image.open(out / "photo_completed32.png")).astype(int)
+    observed = np.asarray(Image.open(out / "photo_observed32.png")).astype(int)
     assert completed.shape == (32, 32, 3) and np.asarray(Image.open(out / "photo_rendered64.png")).shape == (64, 64, 3)
     changed = torch.from_numpy((completed != x).any(-1))
     assert not changed[~hole].any(), "a pixel outside the mask's hole changed"
     assert changed[hole].float().mean() > 0.9, "the hole was not completed"
-    shown_hole = torch.from_numpy((observed == [115, 140, 191]).all(-1))
+    shown_hole = torch.from_numpy((observed == [115, 140, 191]).all(-1)).bool()
     assert torch.equal(shown_hole, hole), "the observed picture shows the hole where the mask says"
+    # the picture at its own size: the mask's rectangle completed, every pixel beyond the blend band as it was
+    picture, full = np.asarray(Image.open(photo)), np.asarray(Image.open(out / "photo_completed.png"))
+    assert full.shape == (64, 96, 3)
+    moved = (full != picture).any(-1)
+    assert moved[8:24, 48:64].all() and not moved[_beyond((48, 8, 64, 24), 96, 64)].any()
     printed = capsys.readouterr().out.strip().splitlines()
     assert any("centre-cropped" in line and "96x64" in line for line in printed), printed
     last = printed[-1]
-    assert last.startswith("completed photo.png (96x64 -> 32x32, 64 missing") and "photo_completed.png" in last
+    assert last.startswith("completed photo.png (96x64, 256 missing pixels; the model's 32x32 square: 64, file)")
+    assert "photo_completed.png (96x64)" in last and "photo_completed32.png" in last, last
     # a preset hole on the same picture, and the default rendering size (8x the model's side)
     results = evaluate(["--model", str(assets / "model"), "--image", str(photo), "--mask", "center",
                         "--out", str(out), "--no_lpips"])  # fmt: skip
     assert results["image"]["num_missing"] == 256 and (out / "photo_rendered256.png").is_file()
+    assert results["image"]["picture_missing"] == 1024, "the centre 16x16 of the grid: 32x32 of the picture"
+
+
+def _beyond(box, width: int, height: int, band: int = 3) -> np.ndarray:
+    """``(H, W)`` bool: the pixels farther than ``band`` from the box ``(left, top, right, bottom)``."""
+    left, top, right, bottom = box
+    yy, xx = np.mgrid[0:height, 0:width]
+    return (xx < left - band) | (xx >= right + band) | (yy < top - band) | (yy >= bottom + band)
+
+
+def test_a_600x400_photo_comes_back_600x400(assets, tmp_path, capsys):
+    """The issue's target: bit-identical beyond the blend band; a hole near an edge lands where it was drawn."""
+    photo = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "wide.png")
+    mask = np.zeros((400, 600), np.uint8)
+    mask[300:364, 8:40] = 255  # near the left edge, outside the centred square: the 128x128 square around it
+    Image.fromarray(mask).save(tmp_path / "edge.png")
+    out = tmp_path / "out"
+    argv = ["--model", str(assets / "model"), "--image", str(tmp_path / "wide.png"), "--mask_path",
+            str(tmp_path / "edge.png"), "--out", str(out), "--no_lpips"]  # fmt: skip
+    results = evaluate([*argv, "--render_size", "64"])
+    r = results["image"]
+    assert r["frame"]["kind"] == "hole" and r["crop_box"] == [0, 268, 128, 396] and r["num_missing"] == 128, r
+    full = np.asarray(Image.open(out / "wide_completed.png"))
+    assert full.shape == (400, 600, 3)
+    moved = (full != photo).any(-1)
+    assert moved[300:364, 8:40].all() and not moved[_beyond((8, 300, 40, 364), 600, 400)].any()
+    observed = np.asarray(Image.open(out / "wide_observed32.png")).astype(int)
+    expected = np.zeros((32, 32), bool)
+    expected[8:24, 2:10] = True  # 4 pixels a model pixel: rows (300 - 268) / 4 .., columns 8 / 4 ..
+    assert np.array_equal((observed == [115, 140, 191]).all(-1), expected), "the hole lands where it was drawn"
+    printed = capsys.readouterr().out
+    assert "square around the hole" in printed and "(600x400)" in printed.strip().splitlines()[-1]
+    evaluate([*argv, "--blend_band", "0"])
+    full = np.asarray(Image.open(out / "wide_completed.png"))
+    assert np.array_equal(full[mask == 0], photo[mask == 0]), "--blend_band 0: only the marked pixels change"
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--image", "NOWHERE.png"], "cannot read picture"),
-        (["--image", "PHOTO", "--mask_path", "CORNER"], "hole is empty"),
+        (["--image", "PHOTO", "--mask_path", "FAINT"], "hole is empty"),
         (["--image", "PHOTO", "--protocol", "paper"], "--data and --protocol do not apply"),
+        (["--image", "PHOTO", "--blend_band", "-1"], "--blend_band is a width in pixels"),
         (["--data", "PHOTO"], "use --image"),
     ],
 )
 def test_one_picture_bad_inputs(assets, tmp_path, monkeypatch, capsys, extra, message):
     photo, _, _ = _photo(tmp_path)
-    corner = np.zeros((64, 96), np.uint8)
-    corner[:8, :8] = 255  # cut off by the centre crop: nothing is left to complete
-    Image.fromarray(corner).save(tmp_path / "corner.png")
-    subst = {"PHOTO": str(photo), "CORNER": str(tmp_path / "corner.png"), "NOWHERE.png": str(tmp_path / "no.png")}
+    Image.fromarray(np.full((64, 96), 100, np.uint8)).save(tmp_path / "faint.png")  # nothing marked >= 128
+    subst = {"PHOTO": str(photo), "FAINT": str(tmp_path / "faint.png"), "NOWHERE.png": str(tmp_path / "no.png")}
     argv = ["inpaint.py", "--model", str(assets / "model"), "--no_lpips", "--out", str(tmp_path / "o"),
             *[subst.get(a, a) for a in extra]]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
@@ -259,5 +301,13 @@ def test_one_picture_bad_inputs(assets, tmp_path, monkeypatch, capsys, extra, me
         runpy.run_path(str(SCRIPT), run_name="__main__")
     captured = capsys.readouterr()
     assert exit_info.value.code == 2 and message in captured.err and "Traceback" not in captured.err, captured.err
-    if "CORNER" in extra:
-        assert "100% of the mask lies outside that square" in captured.out
+
+
+def test_sixteen_bit_picture_is_not_read_as_white(assets, tmp_path):
+    yy, xx = np.mgrid[0:64, 0:64]
+    Image.fromarray((yy * 1000 + xx * 10).astype(np.uint16)).save(tmp_path / "grey16.png")  # 0..63630
+    results = evaluate(["--model", str(assets / "model"), "--image", str(tmp_path / "grey16.png"), "--mask", "center",
+                        "--out", str(tmp_path / "out"), "--no_lpips"])  # fmt: skip
+    observed = np.asarray(Image.open(tmp_path / "out" / "grey16_observed32.png"))
+    assert observed[:8].mean() < 60 and observed[-8:].mean() > 180, "the 16-bit levels, scaled"
+    assert results["image"]["picture_missing"] == 1024

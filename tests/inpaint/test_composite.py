@@ -1,0 +1,137 @@
+"""The picture at its own size: the model's square, the SIREN at the picture's pixels, the blend, nothing else."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hypersiren import HyperSiren, HyperSirenConfig
+from hypersiren.data import center_crop_resize, to_uint8
+from hypersiren.inpaint import load_picture
+from hypersiren.inpaint.composite import BAND, Frame, blend_weights, choose_frame, hole_box, square_image
+from hypersiren.inpaint.pipeline import complete_picture
+from hypersiren.masks import make_observed
+
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def model() -> HyperSiren:
+    torch.manual_seed(0)
+    return HyperSiren(HyperSirenConfig.tiny(image_size=SIZE)).eval()
+
+
+def _noise(width: int, height: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def _far_from(hole: np.ndarray, distance: int) -> np.ndarray:
+    """``(H, W)`` bool: the pixels farther than ``distance`` (chessboard) from every True pixel of ``hole``."""
+    near = torch.nn.functional.max_pool2d(torch.from_numpy(hole)[None, None].float(), 2 * distance + 1, 1, distance)
+    return ~near[0, 0].bool().numpy()
+
+
+def test_picture_comes_back_at_its_size_untouched_beyond_the_band(model):
+    """The issue's target: a 600x400 photo comes back 600x400, bit-identical beyond the hole's blend band."""
+    pixels = _noise(600, 400)
+    hole = np.zeros((400, 600), bool)
+    hole[150:210, 260:340] = True
+    done = complete_picture(model, load_picture(pixels, SIZE, hole), render_size=2 * SIZE)
+    assert done.picture.shape == (400, 600, 3) and done.picture.dtype == np.uint8
+    changed = (done.picture != pixels).any(-1)
+    assert not changed[_far_from(hole, BAND)].any(), "a pixel beyond the blend band changed"
+    assert changed[hole].mean() > 0.99, "the hole was not completed"
+    assert changed[~hole].any(), "the band blends the completion into the picture"
+    assert np.array_equal(done.hole, hole), "the completed pixels are the marked ones"
+    assert done.completed.shape == (1, 3, SIZE, SIZE) and done.rendered.shape == (1, 3, 2 * SIZE, 2 * SIZE)
+    assert np.array_equal(complete_picture(model, load_picture(pixels, SIZE, hole), band=0).picture[~hole],
+                          pixels[~hole]), "with no band, only the hole changes"  # fmt: skip
+
+
+@pytest.mark.parametrize(("width", "height"), [(600, 400), (400, 600)])
+def test_hole_near_an_edge_lands_where_drawn(model, width, height):
+    """A hole outside the centred square: the model sees the square around it, and the hole lands there on both grids.
+
+    The hole (32 wide, 64 tall, near the left / top edge) gets a 128-pixel square (twice its longer side), shifted
+    inside the picture; 128 is 8 times the 16-pixel grid, so the hole has an exact image on it."""
+    pixels = _noise(width, height, 1)
+    top, left = (300, 8) if width > height else (8, 300)
+    hole = np.zeros((height, width), bool)
+    hole[top : top + 64, left : left + 32] = True
+    picture = load_picture(pixels, SIZE, hole)
+    box = (0, top - 32, 128, top + 96) if width > height else (left - 48, 0, left + 80, 128)
+    assert picture.frame.kind == "hole" and picture.box == box, picture.frame
+    assert any("square around the hole" in note for note in picture.notes) and picture.marked_outside == 0
+    expected = torch.ones(SIZE, SIZE, dtype=torch.bool)
+    r, c = (top - box[1]) // 8, (left - box[0]) // 8
+    expected[r : r + 8, c : c + 4] = False
+    assert torch.equal(picture.observed[0], expected), "the hole must land where it was drawn on the model's grid"
+    square = torch.from_numpy(center_crop_resize(Image.fromarray(pixels).crop(box), SIZE).copy()).permute(2, 0, 1)
+    assert torch.equal(picture.image, square), "the square is cropped and resized as the data protocol does"
+    done = complete_picture(model, picture)
+    changed = (done.picture != pixels).any(-1)
+    assert changed[hole].all() and not changed[_far_from(hole, BAND)].any(), "the picture changed off the hole"
+
+
+def test_the_hole_is_the_siren_at_the_pictures_own_pixels(model):
+    """A 2S x 2S square picture: its hole's pixels are the model's own rendering at 2S (same coordinates)."""
+    pixels = _noise(2 * SIZE, 2 * SIZE, 2)
+    hole = np.zeros((2 * SIZE, 2 * SIZE), bool)
+    hole[8:24, 4:20] = True
+    picture = load_picture(pixels, SIZE, hole)
+    done = complete_picture(model, picture, band=0)
+    context = torch.where(done.observed, done.image, 0.0)
+    with torch.inference_mode():
+        rendered = model.render(context, done.observed, 2 * SIZE, 2 * SIZE)  # (1, 3, 2S, 2S)
+    expected = to_uint8(rendered[0]).permute(1, 2, 0).numpy()
+    assert np.abs(done.picture[hole].astype(int) - expected[hole]).max() <= 1, "the hole is the SIREN at its pixels"
+
+
+def test_preset_hole_on_the_models_grid_maps_into_the_picture(model):
+    pixels = _noise(96, 64, 3)
+    observed = make_observed("center", 1, SIZE, SIZE)  # the centre 8x8 of the grid: 32x32 of the 64x64 square
+    done = complete_picture(model, load_picture(pixels, SIZE), observed)
+    expected = np.zeros((64, 96), bool)
+    expected[16:48, 32:64] = True
+    assert np.array_equal(done.hole, expected), "the preset's missing model pixels, in the picture"
+    changed = (done.picture != pixels).any(-1)
+    assert changed[expected].mean() > 0.99 and not changed[_far_from(expected, BAND)].any()
+    assert complete_picture(model, load_picture(pixels, SIZE).image, observed).picture is None, "square only"
+    with pytest.raises(ValueError, match="no hole"):
+        complete_picture(model, load_picture(pixels, SIZE))
+
+
+def test_blend_weights_fade_across_the_band():
+    hole = torch.zeros(11, 11, dtype=torch.bool)
+    hole[5, 5] = True
+    w = blend_weights(hole, 3)
+    assert w[5, 5] == 1 and w[5, 6] == pytest.approx(0.75) and w[5, 8] == pytest.approx(0.25) and w[5, 9] == 0
+    assert w[6, 6] == pytest.approx(1 - math.sqrt(2) / 4) and w[8, 8] == 0, "Euclidean distance, 0 beyond the band"
+    assert torch.equal(blend_weights(hole, 0), hole.float())
+
+
+def test_choose_frame():
+    assert choose_frame(600, 400, None, 32) == Frame.from_box((100, 0, 500, 400), "centre")
+    assert choose_frame(600, 400, (200, 100, 300, 200), 32).kind == "centre", "the centred square holds the hole"
+    assert choose_frame(600, 400, (580, 390, 590, 395), 32) == Frame.from_box((568, 368, 600, 400), "hole")
+    assert choose_frame(600, 400, (0, 0, 600, 10), 32) == Frame.from_box((100, 0, 500, 400), "hole"), "at most 400"
+    assert hole_box(np.zeros((4, 4), bool)) is None
+    with pytest.raises(ValueError, match="must be a square"):
+        Frame.from_box((0, 0, 10, 12))
+
+
+def test_turned_frame_maps_both_ways_and_resamples():
+    frame = Frame((40.0, 30.0), 50.0, 0.3)
+    uv = np.array([[-1.0, -1.0], [1.0, 0.5], [0.2, -0.7]])
+    assert np.allclose(frame.to_square(frame.to_picture(uv)), uv)
+    assert np.allclose(frame.to_picture(np.zeros(2)), (40, 30)) and frame.upright_box is None
+    pixels = _noise(64, 64, 4)
+    quarter = square_image(Image.fromarray(pixels), Frame((32.0, 32.0), 64.0, math.pi / 2), 64)
+    assert np.abs(np.asarray(quarter).astype(int) - np.rot90(pixels).astype(int)).max() <= 1, "a quarter turn"
+    points = Frame.from_box((0, 0, 4, 4)).points(np.array([0, 3]), np.array([1, 2]))
+    assert torch.allclose(points, torch.tensor([[-0.75, -0.25], [0.75, 0.25]])), "(y, x) at the pixel centres"
+    assert list(frame.contains(np.array([30, 0]), np.array([40, 0]))) == [True, False]
