@@ -27,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hypersiren.app.requests import HOLES, complete, load, respond
+from hypersiren.app.requests import HOLES, complete, load, respond, respond_samples
 from hypersiren.prior import pretrained
 from hypersiren.prior.model import HyperSiren
 from hypersiren.utils.extras import MissingExtraError, require
@@ -74,7 +74,13 @@ def build(model: HyperSiren | None, model_line: str):
                 refine_steps = gr.Slider(0, 100, value=0, step=10, label="refinement steps (optional, slower)")
                 align = gr.Checkbox(value=True, label="frame a face as CelebA's faces are (needs OpenCV)",
                                     elem_id="align")  # fmt: skip
-                button = gr.Button("Complete", variant="primary", elem_id="complete")
+                button = gr.Button("Complete (the mean)", variant="primary", elem_id="complete")
+                with gr.Group(visible=model is not None and model.sampler is not None):
+                    num_samples = gr.Slider(2, 8, value=4, step=1, label="samples K")
+                    seed = gr.Number(value=None, label="seed (empty: a new one each press)", precision=0,
+                                     elem_id="seed")  # fmt: skip
+                    larger = gr.Checkbox(value=False, label="show each sample rendered at the chosen size")
+                    sample_button = gr.Button("Sample K completions", elem_id="sample")
         status = gr.Markdown(label="status", elem_id="status")
         picture_out = gr.Image(label="your picture, completed at its own size", format="png", height=460,
                                elem_id="picture")  # fmt: skip
@@ -85,12 +91,22 @@ def build(model: HyperSiren | None, model_line: str):
                                      height=300, elem_id="completed", elem_classes="pixelated")  # fmt: skip
             rendered_out = gr.Image(label="the same SIREN, rendered larger", format="png", height=300,
                                     elem_id="rendered")  # fmt: skip
+        with gr.Row():
+            pictures_out = gr.Gallery(label="samples: your picture at its own size", columns=4, height=300,
+                                      elem_id="sample_pictures")  # fmt: skip
+            squares_out = gr.Gallery(label="samples on the model's grid", columns=4, height=300, elem_id="samples",
+                                     elem_classes="pixelated")  # fmt: skip
+            uncertainty_out = gr.Image(label="where the samples disagree (std: blue sure, red unsure)", format="png",
+                                       height=300, elem_id="uncertainty", elem_classes="pixelated")  # fmt: skip
         files = gr.File(label="download", file_count="multiple", elem_id="download")
 
         button.click(functools.partial(respond, model, model_line),
                      [editor, hole, center_frac, num_context, scale, refine_steps, align],
                      [status, picture_out, observed_out, completed_out, rendered_out, files],
                      api_name="complete")  # fmt: skip
+        sample_button.click(functools.partial(respond_samples, model, model_line),
+                            [editor, hole, center_frac, num_context, num_samples, seed, larger, scale, align],
+                            [status, pictures_out, squares_out, uncertainty_out, files], api_name="sample")  # fmt: skip
     return page
 
 

@@ -256,7 +256,8 @@ def render_into(
     if len(rows) == 0:
         return pixels.copy()
     points = frame.points(rows + top, cols + left).to(next(model.parameters()).device)  # (N, 2) (y, x)
+    scale = math.log2(frame.side / model.config.image_size)  # the picture's pixels against the model's (the cell)
     with torch.inference_mode():
-        values = torch.cat([model.decode_points(generated, points[i : i + block])[0].cpu()
+        values = torch.cat([model.decode_points(generated, points[i : i + block], scale=scale)[0].cpu()
                             for i in range(0, len(points), block)], 1)  # fmt: skip  # (C, N)
     return paste(pixels, values, rows + top, cols + left, weights[rows, cols])

@@ -289,6 +289,30 @@ class HyperSiren(
         return self.sampler.encoder.expand(contracted, z), terms
 
     @torch.no_grad()
+    def draw(
+        self,
+        images: torch.Tensor,
+        observed: torch.Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> Generated:
+        """``num_samples`` SIRENs per image drawn by the sampler: a :class:`Generated` of ``B K`` (image-major),
+        for :meth:`decode` / :meth:`decode_points` (what :meth:`sample` renders).
+
+        Raises:
+            ValueError: the model has no sampler.
+        """
+        if self.sampler is None:
+            raise ValueError("this model has no sampler (config.sampler='none'): it completes with its mean only "
+                             "(inpaint, render); load a prior trained with one")  # fmt: skip
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        inputs = self.model_input(images, observed)
+        contracted = self.sampler.encoder.contract(*inputs).repeat(num_samples)  # (B K, ...): each image K times
+        z = self.sampler.draw(contracted.deep, generator)
+        return self.generate(self.sampler.encoder.expand(contracted, z))
+
+    @torch.no_grad()
     def sample(
         self,
         images: torch.Tensor,
@@ -315,16 +339,8 @@ class HyperSiren(
         Raises:
             ValueError: the model has no sampler.
         """
-        if self.sampler is None:
-            raise ValueError("this model has no sampler (config.sampler='none'): it completes with its mean only "
-                             "(inpaint, render); load a prior trained with one")  # fmt: skip
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         b, k = len(images), num_samples
-        inputs = self.model_input(images, observed)
-        contracted = self.sampler.encoder.contract(*inputs).repeat(k)  # (B K, ...): each image K times in a row
-        z = self.sampler.draw(contracted.deep, generator)
-        generated = self.generate(self.sampler.encoder.expand(contracted, z))
+        generated = self.draw(images, observed, num_samples, generator)
         if size is not None:
             height, width = (size, size) if isinstance(size, int) else size
             return self.decode(generated, height, width, chunk=chunk).clamp(-1, 1).unflatten(0, (b, k))

@@ -153,3 +153,48 @@ def test_holes_and_examples_exist():
     assert {kind for _, kind in HOLES} >= {"painted", "center", "half_top", "random"}
     examples = sorted(EXAMPLES_DIR.glob("*.jpg"))
     assert len(examples) >= 3 and all(min(Image.open(p).size) >= 256 for p in examples), "big enough to paint on"
+
+
+@pytest.fixture(scope="module")
+def sampler_model() -> HyperSiren:
+    torch.manual_seed(0)
+    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=SIZE, sampler="flow", sampler_dim=4,
+                                   sampler_width=16)  # fmt: skip
+    model = HyperSiren(config).eval()
+    with torch.no_grad():
+        model.sampler.encoder.inject.weight.normal_(0, 0.5)  # draws that differ
+    return model
+
+
+def test_samples_of_a_painted_hole_at_the_pictures_size_seeded_and_kept_outside(sampler_model):
+    from hypersiren.app.requests import sample
+
+    box = (40, 16, 56, 32)
+    r = sample(sampler_model, _picture(), [_layer(box=box)], num_samples=3, seed=7)
+    assert len(r.pictures) == 3 and all(p.shape == (64, 96, 3) for p in r.pictures) and r.seed == 7
+    far = _far_from(box)
+    for p in r.pictures:
+        assert np.array_equal(p[far], _picture()[far]), "every pixel beyond the band as it came in"
+    assert not np.array_equal(r.pictures[0], r.pictures[1]), "two samples of the hole differ"
+    assert r.uncertainty.shape == (SIZE, SIZE, 3) and len(r.squares) == 3 and r.squares[0].shape == (SIZE, SIZE, 3)
+    again = sample(sampler_model, _picture(), [_layer(box=box)], num_samples=3, seed=7)
+    assert all(np.array_equal(a, b) for a, b in zip(r.pictures, again.pictures, strict=True)), "the seed draws again"
+    assert (
+        sample(sampler_model, _picture(), [_layer(box=box)], num_samples=3).seed
+        != sample(sampler_model, _picture(), [_layer(box=box)], num_samples=3).seed
+    ), "no seed: a new one each press"
+    larger = sample(sampler_model, _picture(), hole="center", num_samples=2, seed=1, scale=4)
+    assert larger.squares[0].shape == (4 * SIZE, 4 * SIZE, 3)
+
+
+def test_sampling_handler_and_its_messages(model, sampler_model):
+    from hypersiren.app.requests import respond_samples
+
+    status, pictures, squares, uncertainty, files = respond_samples(sampler_model, "", {"background": _picture()},
+                                                                    "center", num_samples=2, seed=3)  # fmt: skip
+    assert "**seed 3**" in status and len(pictures) == 2 and len(squares) == 2 and uncertainty is not None
+    assert len(files) == 5 and all(f.endswith(".png") for f in files)
+    status, *rest = respond_samples(model, "", {"background": _picture()}, "center")
+    assert "no sampler" in status and rest == [None] * 4
+    status, *rest = respond_samples(sampler_model, "", {"background": _picture()}, "center", num_samples=40)
+    assert "1 to 16" in status

@@ -4,6 +4,7 @@ call with them, and the picture coming back at its own size (the page served in-
 from __future__ import annotations
 
 import os
+import re
 import socket
 
 import numpy as np
@@ -25,7 +26,12 @@ def client():
     from hypersiren.app.demo import build
 
     torch.manual_seed(0)
-    page = build(HyperSiren(HyperSirenConfig.tiny(image_size=SIZE)).eval(), "a tiny untrained model")
+    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=SIZE, sampler="flow", sampler_dim=4,
+                                   sampler_width=16)  # fmt: skip
+    model = HyperSiren(config).eval()
+    with torch.no_grad():
+        model.sampler.encoder.inject.weight.normal_(0, 0.5)  # draws that differ
+    page = build(model, "a tiny untrained model")
     with socket.socket() as s:  # a free loopback port
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -38,7 +44,7 @@ def client():
 
 def test_endpoint_is_named_and_documents_what_it_takes(client):
     api = client.view_api(return_format="dict", print_info=False)
-    assert list(api["named_endpoints"]) == ["/complete"], api["named_endpoints"].keys()
+    assert list(api["named_endpoints"]) == ["/complete", "/sample"], api["named_endpoints"].keys()
     parameters = {p["parameter_name"]: p for p in api["named_endpoints"]["/complete"]["parameters"]}
     assert list(parameters) == ["value", "hole", "center_frac", "num_context", "scale", "refine_steps", "align"]
     assert parameters["scale"]["python_type"]["type"] == "Literal['2', '4', '8']"
@@ -72,3 +78,33 @@ def test_a_call_with_the_documented_types(client, tmp_path):
     assert status.startswith("**Cannot complete:** nothing painted") and outputs[:4] == [None] * 4, status
     status, *_ = client.predict(unpainted, "center", 0.25, 100, "2", 0, False, api_name="/complete")
     assert status.startswith("Completed 256 missing pixels of the 96x64 picture (16 of"), status
+
+
+def test_sample_through_the_client_is_seeded_and_draws_again(client, tmp_path):
+    from gradio_client import handle_file
+
+    picture = np.full((48, 64, 3), 120, np.uint8)
+    Image.fromarray(picture).save(tmp_path / "flat.png")
+    editor = {"background": handle_file(str(tmp_path / "flat.png")), "layers": [], "composite": None, "id": None}
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/sample"]
+    assert [p["parameter_name"] for p in api["parameters"]] == [
+        "value",
+        "hole",
+        "center_frac",
+        "num_context",
+        "num_samples",
+        "seed",
+        "larger",
+        "scale",
+        "align",
+    ]
+    status, pictures, squares, uncertainty, files = client.predict(editor, "center", 0.5, 100, 3, 11, False, "8",
+                                                                   False, api_name="/sample")  # fmt: skip
+    assert re.search(r"\*\*seed (\d+)\*\*", status).group(1) == "11", status
+    assert len(pictures) == 3 and len(squares) == 3 and len(files) == 7
+    first = np.asarray(Image.open(pictures[0]["image"]))
+    assert first.shape[:2] == (48, 64)
+    again = client.predict(editor, "center", 0.5, 100, 3, 11, False, "8", False, api_name="/sample")[1]
+    assert np.array_equal(np.asarray(Image.open(again[0]["image"])), first), "the same seed draws the same"
+    status = client.predict(editor, "center", 0.5, 100, 3, None, True, "2", False, api_name="/sample")[0]
+    assert re.search(r"\*\*seed (\d+)\*\*", status).group(1) != "11", "no seed: a new one"
