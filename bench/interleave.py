@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import logging
 import sys
 import time
@@ -172,3 +173,14 @@ def step_bound(mm: dict, sine: dict, precision: str, hidden_layers: int, sine_la
 def bound_line(seconds: float, bound: float, name: str, precision: str) -> str:
     """How close one side's median step comes to its :func:`step_bound`."""
     return f"{name}: {bound / seconds:.0%} of the {precision} bound ({bound:.3f} s/step: matmuls + sine/cosine passes)"
+
+
+def train_script():
+    """``train/celeba.py`` as a module (its ``TrainConfig``, ``parse_args`` and ``model_config``): a script, not a
+    package, loaded by path."""
+    path = Path(__file__).resolve().parents[1] / "train" / "celeba.py"
+    spec = importlib.util.spec_from_file_location("bench_train_celeba", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

@@ -16,7 +16,6 @@ hardware's own gain beside it: this CPU's bf16 matmul speed against its fp32 one
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import sys
 import time
@@ -26,7 +25,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from interleave import cpu_name, dominant_matmul, matmul_line, median_after_first  # noqa: E402
+from interleave import cpu_name, dominant_matmul, matmul_line, median_after_first, train_script  # noqa: E402
 
 from hypersiren import HyperSiren  # noqa: E402
 from hypersiren.data import to_model_range  # noqa: E402
@@ -38,15 +37,6 @@ from hypersiren.siren.coords import random_pixels, take_pixels  # noqa: E402
 from hypersiren.utils import generator  # noqa: E402
 
 CONFIGS = ["configs/celeba32-cpu.yaml", "configs/celeba64-cpu.yaml", "configs/celeba32.yaml"]
-
-
-def train_script():
-    """train/celeba.py as a module (its TrainConfig, model_config and YAML parsing)."""
-    spec = importlib.util.spec_from_file_location("train_celeba", ROOT / "train" / "celeba.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def reference_batch(cfg, step: int, images: torch.Tensor):

@@ -81,3 +81,18 @@ def write_mp4(path: Path, frames: int = 4, size: int = 32) -> Path:
     ]
     iio.imwrite(path, np.stack(video).astype(np.uint8), fps=10, codec="libx264", quality=10, macro_block_size=16)
     return path
+
+
+def tiny_sampler(image_size: int = 16, kind: str = "flow", seed: int = 0):
+    """A tiny grid prior with a sampler whose noise input is not zero (untrained: its draws already differ)."""
+    import torch
+
+    from hypersiren import HyperSiren, HyperSirenConfig
+
+    torch.manual_seed(seed)
+    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=image_size, sampler=kind,
+                                   sampler_dim=4, sampler_width=16)  # fmt: skip
+    model = HyperSiren(config).eval()
+    with torch.no_grad():
+        model.sampler.encoder.inject.weight.normal_(0, 0.5)
+    return model

@@ -19,7 +19,6 @@ same step. The last line gives the ratios.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
-from interleave import cpu_name  # noqa: E402
+from interleave import cpu_name, train_script  # noqa: E402
 
 from hypersiren.app.scripts import use_glibc_tunables  # noqa: E402
 from hypersiren.prior import HyperSiren  # noqa: E402
@@ -43,15 +42,6 @@ from hypersiren.prior.losses import prior_loss  # noqa: E402
 from hypersiren.utils import generator  # noqa: E402
 
 VARIANTS = ("eager", "compiled", "channels_last")
-
-
-def training_script():
-    """``train/celeba.py`` as a module: its ``TrainConfig`` (``parse_args``) and ``model_config``."""
-    spec = importlib.util.spec_from_file_location("probe_train_celeba", ROOT / "train" / "celeba.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def batch(cfg, step: int) -> Batch:
@@ -100,7 +90,7 @@ def main(args: argparse.Namespace) -> dict:
     cache = None if args.warm_cache else tempfile.TemporaryDirectory(prefix="probe-inductor-")  # removed at the end
     if cache is not None:  # what a first run pays: with inductor's cache a second one compiles in seconds
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache.name
-    celeba = training_script()
+    celeba = train_script()
     cfg = celeba.parse_args(["--config", str(args.config), *args.overrides])
     cfg.validate()
     model_cfg = celeba.model_config(cfg)

@@ -43,19 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a check
 
 from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset  # noqa: E402
 from hypersiren.data import cache as cache_mod  # noqa: E402
+from hypersiren.data.celeba import HUB_ATTRIBUTES  # noqa: E402
 
 PACK = Path(__file__).resolve().parents[3] / "shared/data/celeba32/celeba_align_src89x109_jpeg.npz"
 CONFIG = "img_align+identity+attr"
 FULL_TRAIN = 162_770
 BATCH = 100  # the paper's batch
-ATTRIBUTES = [
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips", "Big_Nose",
-    "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses",
-    "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
-    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks",
-    "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick",
-    "Wearing_Necklace", "Wearing_Necktie", "Young",
-]  # fmt: skip
+ATTRIBUTES = HUB_ATTRIBUTES
 
 
 def jpeg_faces(pack: Path, count: int, full_size: bool, quality: int) -> list[bytes]:

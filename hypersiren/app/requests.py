@@ -15,10 +15,10 @@ import math
 import secrets
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from math import nan
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from hypersiren.prior.model import HyperSiren
 from hypersiren.utils import seeds
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # (label, kind): "painted" is the brush layer; the others are hypersiren.masks.kinds kinds on the model's grid
 HOLES = (
@@ -255,6 +256,19 @@ def load(spec: str | None) -> tuple[HyperSiren | None, str]:
     return model, f"Model: `{spec}` ({size}x{size})."
 
 
+def _attempt(what: str, model: HyperSiren | None, model_line: str, request: Callable[[], T]) -> tuple[T | None, str]:
+    """A handler's request, or the message the page shows instead of its results (never a traceback)."""
+    if model is None:
+        return None, f"**Cannot {what}:** {model_line}"
+    try:
+        return request(), ""
+    except DemoError as err:
+        return None, f"**Cannot {what}:** {err}"
+    except Exception as err:  # noqa: BLE001 - the page gets a message, the console the traceback
+        logger.exception("request failed")
+        return None, f"**Cannot {what}:** unexpected {type(err).__name__}: {err}"
+
+
 def _save(image: np.ndarray, folder: Path, name: str) -> Path:
     from PIL import Image
 
@@ -286,18 +300,12 @@ def respond(
         ``(status markdown, picture, observed, completed, rendered, files to download)``; on bad input the message
         and Nones, never a traceback.
     """
-    nothing = (None, None, None, None, None)
-    if model is None:
-        return (f"**Cannot complete:** {model_line}", *nothing)
     value = value or {}
-    try:
-        r = complete(model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context,
-                     int(scale), int(refine_steps), align=bool(align))  # fmt: skip
-    except DemoError as err:
-        return (f"**Cannot complete:** {err}", *nothing)
-    except Exception as err:  # noqa: BLE001 - the page gets a message, the console the traceback
-        logger.exception("request failed")
-        return (f"**Cannot complete:** unexpected {type(err).__name__}: {err}", *nothing)
+    r, message = _attempt("complete", model, model_line, lambda: complete(
+        model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(scale),
+        int(refine_steps), align=bool(align)))  # fmt: skip
+    if r is None:
+        return message, None, None, None, None, None
     size, (height, width) = r.completed.shape[0], r.picture.shape[:2]
     folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))
     files = [_save(r.picture, folder, f"completed_{width}x{height}.png"),
@@ -332,19 +340,13 @@ def respond_samples(
     Returns:
         ``(status markdown, pictures, squares, uncertainty map, files)``; on bad input the message and Nones.
     """
-    nothing = (None, None, None, None)
-    if model is None:
-        return (f"**Cannot sample:** {model_line}", *nothing)
     value = value or {}
-    try:
-        chosen = None if seed in (None, "") or (isinstance(seed, float) and math.isnan(seed)) else int(seed)
-        r = sample(model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context,
-                   int(num_samples), chosen, int(scale) if larger else None, bool(align))  # fmt: skip
-    except DemoError as err:
-        return (f"**Cannot sample:** {err}", *nothing)
-    except Exception as err:  # noqa: BLE001 - the page gets a message, the console the traceback
-        logger.exception("request failed")
-        return (f"**Cannot sample:** unexpected {type(err).__name__}: {err}", *nothing)
+    chosen = None if seed in (None, "") or (isinstance(seed, float) and math.isnan(seed)) else int(seed)
+    r, message = _attempt("sample", model, model_line, lambda: sample(
+        model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(num_samples),
+        chosen, int(scale) if larger else None, bool(align)))  # fmt: skip
+    if r is None:
+        return message, None, None, None, None
     folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))
     files = [_save(p, folder, f"sample{i + 1}_seed{r.seed}.png") for i, p in enumerate(r.pictures)]
     files += [_save(s, folder, f"sample{i + 1}_seed{r.seed}_{s.shape[0]}px.png") for i, s in enumerate(r.squares)]

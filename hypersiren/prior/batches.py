@@ -44,6 +44,7 @@ class Batch(NamedTuple):
         pixels: ``(S,)`` flat pixel indices rendered (shared by the batch), or None.
         points: ``(S, 2)`` points rendered (the ``pixels``' centres first, then the off-lattice points), or None.
         point_scales: ``(S,)`` each point's rendering scale (0 at the model's own pixels), or None.
+        lattice: with ``points``, how many of them are the model's pixel centres (they come first), else None.
     """
 
     images: torch.Tensor
@@ -53,6 +54,7 @@ class Batch(NamedTuple):
     pixels: torch.Tensor | None = None
     points: torch.Tensor | None = None
     point_scales: torch.Tensor | None = None
+    lattice: int | None = None
 
 
 def training_batch(
@@ -103,7 +105,7 @@ def training_batch(
     scales = torch.cat([torch.zeros(len(centres), device=device), torch.full((len(points),), scale, device=device)])
     extra_seen = take_pixels(observed, pixel_of(points, h, w))  # (B, 1, N): the model pixel each point falls in
     return Batch(x, observed, torch.cat([target, extra], -1), torch.cat([seen, extra_seen], -1), None, points_all,
-                 scales)  # fmt: skip
+                 scales, len(centres))  # fmt: skip
 
 
 def offgrid_targets(

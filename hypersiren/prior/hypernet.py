@@ -74,15 +74,8 @@ class FullHypernet(nn.Module):
         }
         return Generated(params, ())
 
-    def render(
-        self,
-        generated: Generated,
-        siren: Siren,
-        coords: torch.Tensor,
-        on_codes: bool | None = None,
-        scales: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``, ``scales``: unused, no code grid)."""
+    def render(self, generated: Generated, siren: Siren, coords: torch.Tensor, *_: object) -> torch.Tensor:
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (:meth:`GridHypernet.render`'s options: no code grid)."""
         return siren(coords, params=generated.params)
 
 
@@ -109,15 +102,8 @@ class FilmHypernet(nn.Module):
         out = self.net(_code(latent))  # (B, L * 2F)
         return Generated({}, tuple(out.chunk(self.num_layers, dim=-1)))
 
-    def render(
-        self,
-        generated: Generated,
-        siren: Siren,
-        coords: torch.Tensor,
-        on_codes: bool | None = None,
-        scales: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (``on_codes``, ``scales``: unused, no code grid)."""
+    def render(self, generated: Generated, siren: Siren, coords: torch.Tensor, *_: object) -> torch.Tensor:
+        """``(N, 2)`` coordinates -> ``(B, N, out_features)`` (:meth:`GridHypernet.render`'s options: no code grid)."""
         return siren(coords, modulations=_film(generated.modulations))
 
 

@@ -37,6 +37,7 @@ class LossTerms(NamedTuple):
         params_sq: the mean square of every generated element (``Generated.tensors()``: weights, modulations).
         kl: the sampler's KL term, mean over images (0 outside sampler training).
         flow: the sampler's prior loss, mean over images (0 outside sampler training).
+        offgrid: the plain MSE over the off-lattice points (0 without them); ``mse`` is then the lattice's.
     """
 
     total: torch.Tensor
@@ -45,6 +46,7 @@ class LossTerms(NamedTuple):
     params_sq: torch.Tensor
     kl: torch.Tensor | float = 0.0
     flow: torch.Tensor | float = 0.0
+    offgrid: torch.Tensor | float = 0.0
 
 
 def prior_loss(
@@ -57,6 +59,8 @@ def prior_loss(
     log_mse: bool = False,
     kl_weight: float = 0.0,
     flow_weight: float = 1.0,
+    lattice: int | None = None,
+    offgrid_weight: float = 1.0,
 ) -> LossTerms:
     """The paper's loss for a batch (and, when ``out`` comes from the sampler's training path, its terms).
 
@@ -74,7 +78,21 @@ def prior_loss(
             fill (most pixels observed) is not drowned by the sparse ones. ``mse`` still reports the plain MSE.
         kl_weight, flow_weight: with ``out.sampler`` (:mod:`hypersiren.prior.sampler`): the total adds
             ``kl_weight * mean(kl) + flow_weight * mean(prior_loss)``.
+        lattice: with off-lattice points (:mod:`hypersiren.prior.batches`), how many of the rendered points come
+            first and are the model's pixel centres: the data term is then the lattice's (as above) plus
+            ``offgrid_weight`` times the same term over the off-lattice points, each image's two errors apart (a
+            log MSE over both together would be ruled by the off-lattice error, which the model's pixels cannot
+            fully predict, and no longer weigh the nearly complete images by their own small error).
     """
+    if lattice is not None:
+        on = out._replace(images=out.images[..., :lattice])
+        seen_on = None if seen is None else seen[..., :lattice]
+        terms = prior_loss(on, images[..., :lattice], latent_reg, param_reg, seen_on, missing_weight, log_mse,
+                           kl_weight, flow_weight)  # fmt: skip
+        error = (out.images[..., lattice:].float() - images[..., lattice:]) ** 2
+        per_image = error.flatten(1).mean(1)
+        off = torch.log(per_image + LOG_EPS).mean() if log_mse else per_image.mean()
+        return terms._replace(total=terms.total + offgrid_weight * off, offgrid=per_image.mean())
     error = (out.images.float() - images) ** 2
     if missing_weight is None:
         per_image = error.flatten(1).mean(1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_sampler
 from PIL import Image
 
 from hypersiren import HyperSiren, HyperSirenConfig
@@ -157,13 +158,7 @@ def test_holes_and_examples_exist():
 
 @pytest.fixture(scope="module")
 def sampler_model() -> HyperSiren:
-    torch.manual_seed(0)
-    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=SIZE, sampler="flow", sampler_dim=4,
-                                   sampler_width=16)  # fmt: skip
-    model = HyperSiren(config).eval()
-    with torch.no_grad():
-        model.sampler.encoder.inject.weight.normal_(0, 0.5)  # draws that differ
-    return model
+    return tiny_sampler(SIZE)
 
 
 def test_samples_of_a_painted_hole_at_the_pictures_size_seeded_and_kept_outside(sampler_model):

@@ -9,10 +9,9 @@ import socket
 
 import numpy as np
 import pytest
-import torch
+from helpers import tiny_sampler
 from PIL import Image
 
-from hypersiren import HyperSiren, HyperSirenConfig
 from hypersiren.inpaint.composite import BAND
 
 SIZE = 16
@@ -25,13 +24,7 @@ def client():
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from hypersiren.app.demo import build
 
-    torch.manual_seed(0)
-    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=SIZE, sampler="flow", sampler_dim=4,
-                                   sampler_width=16)  # fmt: skip
-    model = HyperSiren(config).eval()
-    with torch.no_grad():
-        model.sampler.encoder.inject.weight.normal_(0, 0.5)  # draws that differ
-    page = build(model, "a tiny untrained model")
+    page = build(tiny_sampler(SIZE), "a tiny untrained model")
     with socket.socket() as s:  # a free loopback port
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

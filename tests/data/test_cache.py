@@ -19,17 +19,10 @@ from PIL import Image
 from hypersiren.data import DEFAULT_HUB_ID, DataError, all_images, celeba_dataset
 from hypersiren.data import cache as cache_mod
 from hypersiren.data import celeba as data_mod
+from hypersiren.data.celeba import HUB_ATTRIBUTES
 
 CONFIG = "img_align+identity+attr"
-# The dataset card's features: image, celeb_id (int64), then the 40 CelebA attributes (bool), in this order.
-ATTRIBUTES = [
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips", "Big_Nose",
-    "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses",
-    "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
-    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks",
-    "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick",
-    "Wearing_Necklace", "Wearing_Necktie", "Young",
-]  # fmt: skip
+ATTRIBUTES = HUB_ATTRIBUTES
 # rows per Hub split, in shards named as on the Hub (train-00000-of-00002.parquet, ...)
 SPLITS = {"train": (4, 3), "valid": (3,), "test": (2,)}
 

@@ -7,19 +7,14 @@ import math
 
 import pytest
 import torch
+from helpers import tiny_sampler
 
 from hypersiren import HyperSiren, HyperSirenConfig
 from hypersiren.prior.sampler import FlowPrior, gaussian_kl
 
 
-def tiny(kind: str = "flow", **kw) -> HyperSiren:
-    torch.manual_seed(0)
-    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=16, sampler=kind, sampler_dim=4,
-                                   sampler_width=16, **kw)  # fmt: skip
-    model = HyperSiren(config).eval()
-    with torch.no_grad():  # a sampler that has learnt to use its latent
-        model.sampler.encoder.inject.weight.normal_(0, 0.5)
-    return model
+def tiny(kind: str = "flow") -> HyperSiren:
+    return tiny_sampler(16, kind)  # a sampler as if it had learnt to use its latent
 
 
 def batch(b: int = 3, side: int = 16):

@@ -7,8 +7,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
-from helpers import load_script, save_random_alexnet, smooth_faces
+from helpers import load_script, save_random_alexnet, smooth_faces, tiny_sampler
 
 from hypersiren.prior import HyperSiren, HyperSirenConfig
 
@@ -18,13 +17,7 @@ inpaint = load_script("eval/inpaint.py")
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("samples")
-    torch.manual_seed(0)
-    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=16, sampler="flow", sampler_dim=4,
-                                   sampler_width=16)  # fmt: skip
-    model = HyperSiren(config)
-    with torch.no_grad():
-        model.sampler.encoder.inject.weight.normal_(0, 0.5)  # draws that differ
-    model.save_pretrained(root / "model")
+    tiny_sampler(16).save_pretrained(root / "model")
     HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=16)).save_pretrained(root / "mean")
     np.savez(root / "test.npz", images=smooth_faces(12, 16))
     save_random_alexnet(root / "alex.npz")
