@@ -49,7 +49,8 @@ from hypersiren.app.sources import load_images, load_model, model_image_size
 from hypersiren.data import IMAGE_SUFFIXES, to_model_range
 from hypersiren.fitting.signals import save_image
 from hypersiren.inpaint import check_hole, classical, load_picture
-from hypersiren.inpaint.pipeline import PAPER, RefineOptions, complete_picture, evaluate, settings
+from hypersiren.inpaint.photo import complete_picture
+from hypersiren.inpaint.pipeline import PAPER, RefineOptions, evaluate, settings
 from hypersiren.inpaint.sampling import evaluate_samples
 from hypersiren.masks import KINDS, make_observed
 from hypersiren.metrics import inpainting_metrics, perceptual

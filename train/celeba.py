@@ -78,7 +78,7 @@ class TrainConfig(HyperSirenConfig):
     hires_size: int | None = None  # the side hires_data is read at (None: twice image_size)
     offgrid_points: int = 0  # also render this many points off the pixel lattice per step (targets from hires_data)
     offgrid_targets: str = "bilinear"  # bilinear (anywhere, read bilinearly) | pixels (hires pixel centres, exact)
-    offgrid_weight: float = 1.0  # weight of the off-lattice points' data term, apart from the lattice's
+    offgrid_weight: float | None = None  # None: one data term over all points; w: the off-lattice term apart, times w
     hflip: bool = False  # flip each training image horizontally with probability 1/2
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
     # the sampler (model field sampler != none): trained with the mean prior frozen, started from init_from
@@ -211,8 +211,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
                                **(sampler if cfg.train_sampler else {}))  # fmt: skip
             else:
                 output = model(batch.images, batch.observed, batch.pixels, **(sampler if cfg.train_sampler else {}))
+        apart = batch.lattice if cfg.offgrid_weight is not None else None
         loss = prior_loss(output, batch.target, cfg.latent_reg, cfg.param_reg, batch.seen, cfg.missing_weight,
-                          cfg.log_mse, cfg.sampler_kl, cfg.sampler_flow, batch.lattice, cfg.offgrid_weight)  # fmt: skip
+                          cfg.log_mse, cfg.sampler_kl, cfg.sampler_flow, apart, cfg.offgrid_weight or 1.0)  # fmt: skip
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -227,7 +228,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
             record = {"step": done, "loss": loss.total.item(), "mse": loss.mse.item(),
                       "latent_sq": loss.latent_sq.item(), "params_sq": loss.params_sq.item(),
                       **({"kl": loss.kl.item(), "flow": loss.flow.item()} if cfg.train_sampler else {}),
-                      **({"mse_offgrid": loss.offgrid.item()} if cfg.offgrid_points else {}),
+                      **({"mse_offgrid": loss.offgrid.item()} if apart is not None else {}),
                       "lr": scheduler.get_last_lr()[0],
                       "images_per_s": (done - start) * cfg.batch_size * world / (time.time() - t0)}  # fmt: skip
             bar.set_postfix(mse=f"{record['mse']:.4f}", ips=f"{record['images_per_s']:.0f}")

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from hypersiren import HyperSiren  # noqa: E402
 from hypersiren.inpaint import align  # noqa: E402
+from hypersiren.inpaint.photo import complete_picture  # noqa: E402
 from hypersiren.inpaint.picture import load_picture  # noqa: E402
-from hypersiren.inpaint.pipeline import complete_picture  # noqa: E402
 from hypersiren.metrics.image import psnr  # noqa: E402
 
 PACK = ROOT.parent / "shared" / "data" / "celeba32" / "celeba_align_src89x109_jpeg.npz"

@@ -27,7 +27,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hypersiren.app.requests import HOLES, complete, load, respond, respond_samples
+from hypersiren.app.requests import HOLES, complete, load, respond
+from hypersiren.app.sample_request import respond_samples
 from hypersiren.prior import pretrained
 from hypersiren.prior.model import HyperSiren
 from hypersiren.utils.extras import MissingExtraError, require

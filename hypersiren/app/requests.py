@@ -11,8 +11,6 @@ page shows in place of the results; :func:`load` turns a model that cannot be lo
 from __future__ import annotations
 
 import logging
-import math
-import secrets
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -25,9 +23,9 @@ import torch
 
 from hypersiren.data.images import DataError, to_uint8
 from hypersiren.inpaint.composite import BAND
+from hypersiren.inpaint.photo import complete_picture
 from hypersiren.inpaint.picture import Picture, check_hole, load_picture, open_image
-from hypersiren.inpaint.pipeline import RefineOptions, complete_picture
-from hypersiren.inpaint.sampling import sample_picture
+from hypersiren.inpaint.pipeline import RefineOptions
 from hypersiren.masks.kinds import MaskError, make_observed
 from hypersiren.metrics.image import psnr, to_unit
 from hypersiren.prior import pretrained
@@ -138,7 +136,7 @@ def complete(
     """
     t0 = time.perf_counter()
     size = model.config.image_size
-    loaded, observed, notes = _request(model, picture, layers, hole, center_frac, num_context, seed, align)
+    loaded, observed, notes = picture_and_hole(model, picture, layers, hole, center_frac, num_context, seed, align)
     done = complete_picture(model, loaded, observed, scale * size, RefineOptions(int(refine_steps), refine_lr), band)
     refined = done.refined is not None
     completed = done.refined if refined else done.completed  # (1, 3, S, S), observed pixels kept
@@ -155,7 +153,7 @@ def complete(
                       int(missing.sum()), int(done.hole.sum()), time.perf_counter() - t0, notes)  # fmt: skip
 
 
-def _request(model: HyperSiren, picture: Any, layers: Sequence[Any], hole: str, center_frac: float,
+def picture_and_hole(model: HyperSiren, picture: Any, layers: Sequence[Any], hole: str, center_frac: float,
              num_context: int, seed: int, align: bool) -> tuple[Picture, torch.Tensor | None, list[str]]:  # fmt: skip
     """A request's picture, its hole (None: the painted one; else a preset on the model's grid) and its notes."""
     size = model.config.image_size
@@ -185,66 +183,6 @@ def _request(model: HyperSiren, picture: Any, layers: Sequence[Any], hole: str, 
     return loaded, observed, notes
 
 
-class DemoSamples(NamedTuple):
-    """One sampling request: ``K`` completions of the same hole.
-
-    Attributes:
-        pictures: ``K`` ``(H, W, 3)`` uint8, the picture at its own size with each sample in the hole.
-        squares: ``K`` ``(S, S, 3)`` uint8 on the model's grid, or each rendered at ``scale`` times its side.
-        uncertainty: ``(S, S, 3)`` uint8, the samples' per-pixel standard deviation as a colour map (0 to 0.25).
-        seed: the seed of the draws (the same seed draws them again).
-        seconds: the request's wall time.
-        notes: as :class:`DemoResult`'s.
-    """
-
-    pictures: list[np.ndarray]
-    squares: list[np.ndarray]
-    uncertainty: np.ndarray
-    seed: int
-    seconds: float
-    notes: list[str]
-
-
-def sample(
-    model: HyperSiren,
-    picture: Any,
-    layers: Sequence[Any] = (),
-    hole: str = "painted",
-    center_frac: float = 0.5,
-    num_context: int = 100,
-    num_samples: int = 4,
-    seed: int | None = None,
-    scale: int | None = None,
-    align: bool = True,
-    band: int = BAND,
-) -> DemoSamples:
-    """The page's sampling request: ``num_samples`` completions of the same hole, each a SIREN from the sampler.
-
-    Args:
-        seed: the draws' seed; None: a new one (returned, so a result can be drawn again).
-        scale: show each sample rendered at this many times the model's side (None: at the model's side).
-        The others: as :func:`complete`.
-
-    Raises:
-        DemoError: as :func:`complete`, a model without a sampler, fewer than 1 or more than 16 samples.
-    """
-    t0 = time.perf_counter()
-    if model.sampler is None:
-        raise DemoError("this model has no sampler: it gives its mean completion only (press Complete)")
-    if not 1 <= int(num_samples) <= 16:
-        raise DemoError(f"draw 1 to 16 samples, not {num_samples}")
-    seed = secrets.randbelow(2**31) if seed is None else int(seed)
-    loaded, observed, notes = _request(model, picture, layers, hole, center_frac, num_context, seed, align)
-    size = model.config.image_size
-    gen = torch.Generator(next(model.parameters()).device).manual_seed(seed)
-    drawn = sample_picture(model, loaded, observed, int(num_samples), gen, scale * size if scale else None, band)
-    shown = drawn.rendered if drawn.rendered is not None else drawn.squares
-    squares = [to_uint8(s).permute(1, 2, 0).numpy() for s in shown]
-    std = (drawn.uncertainty[0].clamp(0, 0.25) / 0.25).numpy()  # (S, S)
-    colour = (np.stack([std, std**2, 1 - std], -1) * 255).round().astype(np.uint8)  # dark blue (sure) to red (unsure)
-    return DemoSamples(drawn.pictures, squares, colour, seed, time.perf_counter() - t0, notes)
-
-
 def load(spec: str | None) -> tuple[HyperSiren | None, str]:
     """The model (or None) and a line for the page: its name, or why it cannot be loaded."""
     spec = spec or pretrained.DEFAULT
@@ -256,7 +194,7 @@ def load(spec: str | None) -> tuple[HyperSiren | None, str]:
     return model, f"Model: `{spec}` ({size}x{size})."
 
 
-def _attempt(what: str, model: HyperSiren | None, model_line: str, request: Callable[[], T]) -> tuple[T | None, str]:
+def attempt(what: str, model: HyperSiren | None, model_line: str, request: Callable[[], T]) -> tuple[T | None, str]:
     """A handler's request, or the message the page shows instead of its results (never a traceback)."""
     if model is None:
         return None, f"**Cannot {what}:** {model_line}"
@@ -269,7 +207,7 @@ def _attempt(what: str, model: HyperSiren | None, model_line: str, request: Call
         return None, f"**Cannot {what}:** unexpected {type(err).__name__}: {err}"
 
 
-def _save(image: np.ndarray, folder: Path, name: str) -> Path:
+def save_png(image: np.ndarray, folder: Path, name: str) -> Path:
     from PIL import Image
 
     path = folder / name
@@ -301,59 +239,18 @@ def respond(
         and Nones, never a traceback.
     """
     value = value or {}
-    r, message = _attempt("complete", model, model_line, lambda: complete(
+    r, message = attempt("complete", model, model_line, lambda: complete(
         model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(scale),
         int(refine_steps), align=bool(align)))  # fmt: skip
     if r is None:
         return message, None, None, None, None, None
     size, (height, width) = r.completed.shape[0], r.picture.shape[:2]
     folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))
-    files = [_save(r.picture, folder, f"completed_{width}x{height}.png"),
-             _save(r.completed, folder, f"completed_{size}.png"),
-             _save(r.rendered, folder, f"rendered_{r.rendered.shape[0]}.png")]  # fmt: skip
+    files = [save_png(r.picture, folder, f"completed_{width}x{height}.png"),
+             save_png(r.completed, folder, f"completed_{size}.png"),
+             save_png(r.rendered, folder, f"rendered_{r.rendered.shape[0]}.png")]  # fmt: skip
     lines = [f"Completed {r.picture_missing} missing pixels of the {width}x{height} picture ({r.num_missing} of the "
              f"model's {size}x{size} square) in **{r.seconds:.2f} s**; PSNR over the hole, against the picture "
              f"itself: **{r.picture_psnr_hole:.2f} dB** ({r.psnr_hole:.2f} dB on the model's grid).",
              *r.notes]  # fmt: skip
     return "\n\n".join(lines), r.picture, r.observed, r.completed, r.rendered, [str(f) for f in files]
-
-
-def respond_samples(
-    model: HyperSiren | None,
-    model_line: str,
-    value: dict | None,
-    hole: str = "painted",
-    center_frac: float = 0.5,
-    num_context: int = 100,
-    num_samples: int = 4,
-    seed: float | str | None = None,
-    larger: bool = False,
-    scale: int | str = 8,
-    align: bool = True,
-) -> tuple[str, list | None, list | None, np.ndarray | None, list[str] | None]:
-    """The Sample button's handler (the API endpoint ``/sample``): :func:`sample` on the editor's value.
-
-    Args:
-        seed: the draws' seed; empty or None: a new one each press (the status shows it).
-        larger: show each sample rendered at ``scale`` times the model's side.
-
-    Returns:
-        ``(status markdown, pictures, squares, uncertainty map, files)``; on bad input the message and Nones.
-    """
-    value = value or {}
-    chosen = None if seed in (None, "") or (isinstance(seed, float) and math.isnan(seed)) else int(seed)
-    r, message = _attempt("sample", model, model_line, lambda: sample(
-        model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(num_samples),
-        chosen, int(scale) if larger else None, bool(align)))  # fmt: skip
-    if r is None:
-        return message, None, None, None, None
-    folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))
-    files = [_save(p, folder, f"sample{i + 1}_seed{r.seed}.png") for i, p in enumerate(r.pictures)]
-    files += [_save(s, folder, f"sample{i + 1}_seed{r.seed}_{s.shape[0]}px.png") for i, s in enumerate(r.squares)]
-    files.append(_save(r.uncertainty, folder, f"uncertainty_seed{r.seed}.png"))
-    lines = [f"Drew {len(r.pictures)} completions of the hole with **seed {r.seed}** (the same seed draws them again) "
-             f"in **{r.seconds:.2f} s**; each is a SIREN from the sampler. The map shows where they disagree "
-             f"(their per-pixel standard deviation: blue sure, red unsure).", *r.notes]  # fmt: skip
-    captions = [(p, f"sample {i + 1}") for i, p in enumerate(r.pictures)]
-    squares = [(s, f"sample {i + 1}, {s.shape[0]}x{s.shape[0]}") for i, s in enumerate(r.squares)]
-    return "\n\n".join(lines), captions, squares, r.uncertainty, [str(f) for f in files]

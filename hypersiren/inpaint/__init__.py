@@ -5,13 +5,15 @@
   back at its own size: the SIREN at the picture's own pixels, blended into the hole.
 - :mod:`~hypersiren.inpaint.align`: a face framed as CelebA's aligned crops are (OpenCV's Haar cascades).
 - :mod:`~hypersiren.inpaint.classical`: the fills a user could pick instead (mean, nearest, linear, biharmonic).
-- :mod:`~hypersiren.inpaint.pipeline`: a batch completed, a data set evaluated per image, one picture completed.
+- :mod:`~hypersiren.inpaint.pipeline`: a batch completed, a data set evaluated per image.
+- :mod:`~hypersiren.inpaint.photo`: one picture completed (its mean) or sampled (K draws), at its own size too.
 - :mod:`~hypersiren.inpaint.sampling`: a sampler's K completions per face, scored.
 
 May import: utils, siren, data, masks, metrics, prior.
 """
 
+from hypersiren.inpaint.photo import complete_picture, sample_picture
 from hypersiren.inpaint.picture import Picture, check_hole, load_picture
-from hypersiren.inpaint.pipeline import complete_picture, evaluate
+from hypersiren.inpaint.pipeline import evaluate
 
-__all__ = ["Picture", "check_hole", "complete_picture", "evaluate", "load_picture"]
+__all__ = ["Picture", "check_hole", "complete_picture", "evaluate", "load_picture", "sample_picture"]

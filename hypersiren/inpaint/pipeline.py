@@ -6,9 +6,6 @@
   setting's masks, batch by batch, and the first images for a figure. The model runs its one forward path
   (``model(context, observed, chunk=..., encoder_dtype=...)``); a test-time refinement
   (:mod:`hypersiren.prior.refine`) is reported beside it under ``refined_*`` keys.
-- :func:`complete_picture`: one picture of any size (:mod:`hypersiren.inpaint.picture`) completed at the model's
-  side, its SIREN rendered larger, and the picture at its own size with the hole filled by the same SIREN at its
-  own pixels (:mod:`hypersiren.inpaint.composite`; ``eval/inpaint.py --image``, the demo page).
 
 The model never sees a missing pixel: it is given ``context``, the image with zeros where nothing is observed.
 """
@@ -17,13 +14,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from hypersiren.data.images import to_model_range
-from hypersiren.inpaint import classical, composite
-from hypersiren.inpaint.picture import Picture
+from hypersiren.inpaint import classical
 from hypersiren.metrics.image import hires_metrics, inpainting_metrics
 from hypersiren.prior.latent import Generated
 from hypersiren.prior.model import HyperSiren, paste_observed
@@ -192,94 +187,3 @@ def evaluate(
             for name, value in (("truth", x), ("context", context), ("observed", obs)):
                 shown.setdefault(name, []).append(value[:k].cpu())
     return Evaluation({k: torch.cat(v) for k, v in per_image.items()}, {k: torch.cat(v) for k, v in shown.items()})
-
-
-class PictureCompletion(NamedTuple):
-    """One picture completed by :func:`complete_picture`; every model-grid image ``(1, C, ...)`` on [-1, 1].
-
-    Attributes:
-        image: the model's square of the picture (its own ground truth), ``(1, C, S, S)``.
-        observed: ``(1, 1, S, S)`` bool.
-        shown: the square with its missing pixels in :data:`HOLE_COLOUR`.
-        raw: the model's output, not clamped (for the paper's all-pixel MSE).
-        completed: the completion, observed pixels kept.
-        rendered: the same SIREN at ``render_size``, ``(1, C, R, R)``.
-        refined: the refined completion (observed pixels kept), or None.
-        refined_rendered: the refined SIREN at ``render_size``, or None.
-        picture: ``(H, W, C)`` uint8, the picture at its own size with its hole completed (the SIREN at the
-            picture's pixels, blended across a band around the hole; every other pixel the picture's own); None
-            when only the square was given.
-        refined_picture: the same with the refined SIREN, or None.
-        hole: ``(H, W)`` bool, the picture's pixels completed (the band around them is blended), or None.
-    """
-
-    image: torch.Tensor
-    observed: torch.Tensor
-    shown: torch.Tensor
-    raw: torch.Tensor
-    completed: torch.Tensor
-    rendered: torch.Tensor
-    refined: torch.Tensor | None
-    refined_rendered: torch.Tensor | None = None
-    picture: np.ndarray | None = None
-    refined_picture: np.ndarray | None = None
-    hole: np.ndarray | None = None
-
-
-def complete_picture(
-    model: HyperSiren,
-    picture: Picture | torch.Tensor,
-    observed: torch.Tensor | None = None,
-    render_size: int | None = None,
-    refine_options: RefineOptions = NO_REFINEMENT,
-    band: int = composite.BAND,
-) -> PictureCompletion:
-    """Complete one picture: on the model's grid, rendered at ``render_size``, and at its own size; one encoder pass.
-
-    Args:
-        picture: a :class:`hypersiren.inpaint.picture.Picture`, or only its square, ``(C, S, S)`` uint8 (then no
-            picture at its own size comes back).
-        observed: ``(1, S, S)`` or ``(1, 1, S, S)`` bool, a hole on the model's grid (a preset): in the picture, the
-            pixels that fall in its missing model pixels are completed. None: the picture's own mask, whose marked
-            pixels are completed.
-        render_size: the larger rendering's side (default: 8 times the model's).
-        band: the width in pixels of the blend around the hole in the picture (:func:`composite.blend_weights`).
-
-    Raises:
-        ValueError: neither ``observed`` nor a picture with a mask.
-    """
-    loaded = picture if isinstance(picture, Picture) else None
-    image = loaded.image if loaded is not None else picture
-    if observed is None and (loaded is None or loaded.observed is None):
-        raise ValueError("no hole: give observed, or a picture loaded with its mask")
-    own = observed is None
-    observed = loaded.observed if own else observed
-    device = next(model.parameters()).device
-    x = to_model_range(image.reshape(1, *image.shape[-3:])).to(device)  # (1, C, S, S)
-    obs = observed.reshape(1, 1, *observed.shape[-2:]).to(device)
-    if loaded is not None:
-        obs = obs & loaded.within.reshape(obs.shape).to(device)  # a face's square beyond the edge: not observed
-    context = torch.where(obs, x, torch.zeros_like(x))
-    render_size = render_size or 8 * x.shape[-1]
-    with torch.inference_mode():
-        out = model(context, obs)
-        rendered = model.decode(out.generated, render_size, render_size).clamp(-1, 1)  # (1, C, R, R)
-    refined = refined_rendered = None
-    if refine_options.steps > 0:
-        r = refine_options
-        result = refine(model, context, obs, r.steps, r.lr, r.weights, latent=out.latent, anchor=r.anchor,
-                        holdout=r.holdout)  # fmt: skip
-        refined = paste_observed(result.images, x, obs)
-        with torch.inference_mode():
-            refined_rendered = model.decode(result.generated, render_size, render_size).clamp(-1, 1)
-    full = refined_full = hole = None
-    if loaded is not None:
-        (width, height), frame = loaded.source_size, loaded.frame
-        preset = ~observed.reshape(obs.shape[-2:])  # the preset's own hole, not the square beyond the picture
-        hole = loaded.missing if own else composite.hole_from_grid(preset, frame, width, height)
-        full = composite.render_into(model, out.generated, loaded.pixels, frame, hole, band)
-        if refined is not None:
-            refined_full = composite.render_into(model, result.generated, loaded.pixels, frame, hole, band)
-    colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32, device=device)[:, None, None] / 127.5 - 1
-    return PictureCompletion(x, obs, torch.where(obs, x, colour), out.images, paste_observed(out.images, x, obs),
-                             rendered, refined, refined_rendered, full, refined_full, hole)  # fmt: skip

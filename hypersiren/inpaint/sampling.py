@@ -7,8 +7,7 @@ curve (averaged over orderings), the PSNR of the samples' mean, the fair CRPS be
 (what CRPS is for a point forecast), the coverage of the samples' central 80% interval, and the mean pairwise
 LPIPS between the K completions (diversity). It also keeps each face's first sample and its mean completion for
 the Fréchet AlexNet distance to real faces (:mod:`hypersiren.metrics.frechet`), and the first faces' samples and
-uncertainty maps for a figure. :func:`sample_picture` draws K completions of one picture, at the model's side,
-larger, and at the picture's own size (as :func:`hypersiren.inpaint.pipeline.complete_picture` completes it).
+uncertainty maps for a figure. One picture's draws are :func:`hypersiren.inpaint.photo.sample_picture`.
 """
 
 from __future__ import annotations
@@ -19,11 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from hypersiren.data.images import to_model_range
-from hypersiren.inpaint import composite
-from hypersiren.inpaint.picture import Picture
 from hypersiren.metrics import samples as sm
 from hypersiren.metrics.image import psnr, to_unit
-from hypersiren.prior.model import HyperSiren, paste_observed
+from hypersiren.prior.model import HyperSiren
 from hypersiren.utils import seeds
 
 
@@ -101,62 +98,3 @@ def evaluate_samples(
                 shown.setdefault(name, []).append(value[:k].cpu())
     return SampleEvaluation({k: torch.cat(v) for k, v in per_image.items()}, torch.cat(firsts), torch.cat(means),
                             {k: torch.cat(v) for k, v in shown.items()})  # fmt: skip
-
-
-class PictureSamples(NamedTuple):
-    """``K`` completions of one picture by :func:`sample_picture`.
-
-    Attributes:
-        squares: ``(K, C, S, S)`` on [-1, 1], each a completion on the model's grid (observed pixels kept).
-        rendered: ``(K, C, R, R)`` each sample's SIREN at ``render_size``, or None.
-        uncertainty: ``(1, S, S)`` the per-pixel standard deviation of the samples on [0, 1].
-        pictures: ``K`` ``(H, W, C)`` uint8, the picture at its own size with each sample in its hole, or None when
-            only the square was given.
-    """
-
-    squares: torch.Tensor
-    rendered: torch.Tensor | None
-    uncertainty: torch.Tensor
-    pictures: list | None
-
-
-def sample_picture(
-    model: HyperSiren,
-    picture: Picture,
-    observed: torch.Tensor | None,
-    num_samples: int,
-    generator: torch.Generator | None = None,
-    render_size: int | None = None,
-    band: int = composite.BAND,
-) -> PictureSamples:
-    """Draw ``num_samples`` completions of one picture: on the model's grid, optionally larger, and at its own size.
-
-    Args:
-        picture: from :func:`hypersiren.inpaint.picture.load_picture`.
-        observed: a hole on the model's grid (a preset), or None: the picture's own mask.
-        generator: the draws' generator; the same one gives the same samples.
-        render_size: also render each sample's SIREN at this side.
-        band: the blend around the hole in the picture, in pixels.
-    """
-    own = observed is None
-    if own and picture.observed is None:
-        raise ValueError("no hole: give observed, or a picture loaded with its mask")
-    grid_observed = picture.observed if own else observed
-    device = next(model.parameters()).device
-    x = to_model_range(picture.image[None]).to(device)  # (1, C, S, S)
-    obs = grid_observed.reshape(1, 1, *x.shape[-2:]).to(device) & picture.within.reshape(1, 1, *x.shape[-2:]).to(device)
-    context = torch.where(obs, x, torch.zeros_like(x))
-    generated = model.draw(context, obs, num_samples, generator)  # K SIRENs
-    with torch.inference_mode():
-        raw = model.decode(generated, *x.shape[-2:])  # (K, C, S, S)
-        squares = paste_observed(raw, x.expand_as(raw), obs.expand(len(raw), -1, -1, -1))
-        rendered = model.decode(generated, render_size, render_size).clamp(-1, 1) if render_size else None
-    pictures = None
-    if picture.pixels is not None:
-        (width, height), frame = picture.source_size, picture.frame
-        hole = picture.missing if own else composite.hole_from_grid(~grid_observed.reshape(x.shape[-2:]), frame,
-                                                                     width, height)  # fmt: skip
-        pictures = [composite.render_into(model, generated.take(i, i + 1), picture.pixels, frame, hole, band)
-                    for i in range(num_samples)]  # fmt: skip
-    return PictureSamples(squares.cpu(), None if rendered is None else rendered.cpu(),
-                          sm.uncertainty(squares[None])[0].cpu(), pictures)  # fmt: skip

@@ -10,7 +10,6 @@ Its configuration is :mod:`hypersiren.prior.config`; saving and strict loading (
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import NamedTuple
 
 import torch
@@ -22,8 +21,9 @@ from hypersiren.prior.config import HyperSirenConfig
 from hypersiren.prior.encoders import build_encoder
 from hypersiren.prior.hypernet import build_hypernet
 from hypersiren.prior.latent import Generated, Latent
+from hypersiren.prior.rendering import Rendering, paste_observed
 from hypersiren.prior.sampler import Sampler, SamplerTerms
-from hypersiren.siren.coords import grid, take_pixels
+from hypersiren.prior.sampling import Sampling
 from hypersiren.siren.network import Siren
 from hypersiren.utils.config import from_dict
 
@@ -47,6 +47,8 @@ class HyperSirenOutput(NamedTuple):
 
 
 class HyperSiren(
+    Rendering,
+    Sampling,
     nn.Module,
     HubCheckpoints,
     library_name="hypersiren",
@@ -123,105 +125,6 @@ class HyperSiren(
         """A :class:`Latent` (or a bare ``(B, latent_dim)`` code) -> the per-sample SIREN."""
         return self.hypernet(latent)
 
-    def decode(
-        self,
-        generated: Generated,
-        height: int,
-        width: int,
-        pixels: torch.Tensor | None = None,
-        chunk: int | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> torch.Tensor:
-        """Render generated SIRENs at the pixel centres of a ``height x width`` image -> ``(B, C, height, width)``.
-
-        The rendering registers with the real image at that size (:mod:`hypersiren.siren.coords`): pixel ``j`` of a
-        rendering at twice the model's side lies at the model's pixel index ``(j + 0.5) / 2 - 0.5``. Not clamped.
-
-        Args:
-            pixels: optional ``(S,)`` indices into the flattened grid (row-major); the SIRENs are then
-                evaluated only there and the result is ``(B, C, S)``.
-            chunk: render this many samples at a time (same result). On a CPU a small chunk keeps the
-                activations, ``(chunk, H W, hidden_features)``, in cache, which costs less CPU time than
-                rendering a large batch at once.
-            dtype: render under autocast to this dtype (``torch.bfloat16``: how the priors trained under bf16
-                autocast rendered in training) and return float32. None: the parameters' dtype. Whether it is
-                faster depends on the SIREN's width: measured on a 2-core CPU, 6% faster for the 256-wide
-                ``celeba32``, 35% slower for the 128-wide ``celeba64`` (the casts outweigh the smaller matmuls).
-        """
-        coords = self.pixel_coords(height, width)  # (H W, 2) the SIREN's inputs, shared by the batch
-        if pixels is not None:
-            coords = take_pixels(coords.T.unflatten(1, (height, width)), pixels).T  # (2, H, W) -> (S, 2)
-        n, stride = self.config.image_size, self.config.grid_stride
-        on_codes = stride == 1 and (height, width) == (n, n)  # a stride-1 grid at its own side: gather the codes
-        scale = 0.5 * (math.log2(height / n) + math.log2(width / n))
-        values = self._render(generated, coords, on_codes, chunk, dtype, scale)  # (B, C, H W) or (B, C, S)
-        return values if pixels is not None else values.unflatten(2, (height, width))
-
-    def decode_points(
-        self,
-        generated: Generated,
-        points: torch.Tensor,
-        chunk: int | None = None,
-        dtype: torch.dtype | None = None,
-        scale: float | torch.Tensor = 0.0,
-    ) -> torch.Tensor:
-        """Render generated SIRENs at any points of the image -> ``(B, C, N)``, not clamped.
-
-        Args:
-            points: ``(N, 2)`` (y, x) in the image's [-1, 1], edge to edge (pixel centres at ``-1 + (2 i + 1) / n``,
-                as :func:`torch.nn.functional.grid_sample` with ``align_corners=False`` reads them).
-            chunk, dtype: see :meth:`decode`.
-            scale: the rendered pixels' scale, ``log2`` (model pixel / rendered pixel): 1 for a rendering at twice
-                the model's side; one value or ``(N,)`` (read by a prior with ``cell_input`` only).
-        """
-        if points.dim() != 2 or points.shape[-1] != 2:
-            raise ValueError(f"points must be (N, 2) (y, x) coordinates, got {tuple(points.shape)}")
-        return self._render(generated, self.siren_coords(points), False, chunk, dtype, scale)
-
-    def siren_coords(self, points: torch.Tensor) -> torch.Tensor:
-        """Points of the image (``(..., 2)``, pixel-centre convention) -> the SIREN's inputs.
-
-        A prior trained on 0.1's corner-to-corner grid (``coordinates="corners"``) had its training pixel ``i`` at
-        ``-1 + 2 i / (n - 1)``: the same place is ``n / (n - 1)`` times its pixel-centre coordinate.
-        """
-        n = self.config.image_size
-        return points * (n / (n - 1)) if self.config.coordinates == "corners" and n > 1 else points
-
-    def pixel_coords(self, height: int, width: int) -> torch.Tensor:
-        """The SIREN's inputs at the pixel centres of a ``height x width`` rendering: ``(H W, 2)``, row-major.
-
-        :meth:`siren_coords` of the centres, computed so that a ``corners`` prior rendered at its own side gets 0.1's
-        ``linspace(-1, 1, n)`` exactly (its outputs there are bit-identical to 0.1's).
-        """
-        n, device = self.config.image_size, self.siren.last.weight.device
-        if self.config.coordinates == "corners" and n > 1:
-            extent = tuple((s - 1) * n / (s * (n - 1)) for s in (height, width))  # 1.0 exactly at s == n
-            return grid(height, width, extent=extent, device=device)
-        return grid(height, width, align_corners=False, device=device)
-
-    def _render(
-        self,
-        generated: Generated,
-        coords: torch.Tensor,
-        on_codes: bool,
-        chunk: int | None,
-        dtype: torch.dtype | None,
-        scale: float | torch.Tensor = 0.0,
-    ) -> torch.Tensor:
-        """The SIRENs at their input coordinates ``(N, 2)`` -> ``(B, C, N)``; ``scale`` as in :meth:`decode_points`."""
-        if dtype is not None:
-            with torch.autocast(coords.device.type, dtype=dtype):
-                return self._render(generated, coords, on_codes, chunk, None, scale).float()
-        if chunk is not None and chunk < (batch := generated.batch_size):
-            parts = [self._render(generated.take(s, s + chunk), coords, on_codes, None, None, scale)
-                     for s in range(0, batch, chunk)]  # fmt: skip
-            return torch.cat(parts)
-        scales = None
-        if self.config.cell_input:  # trained up to cell_max_scale: a larger rendering renders as the largest
-            scales = torch.as_tensor(scale, dtype=torch.float32, device=coords.device).reshape(-1)
-            scales = scales.clamp(0.0, self.config.cell_max_scale)
-        return self.hypernet.render(generated, self.siren, coords, on_codes, scales).transpose(1, 2)  # (B, C, N)
-
     def forward(
         self,
         images: torch.Tensor,
@@ -270,84 +173,6 @@ class HyperSiren(
         rendered = self.decode(generated, height, width, pixels, chunk, render_dtype)
         return HyperSirenOutput(rendered, latent, generated, terms)
 
-    def _posterior_latent(
-        self, images: torch.Tensor, observed: torch.Tensor, truth: torch.Tensor, generator: torch.Generator | None
-    ) -> tuple[Latent, SamplerTerms]:
-        """The sampler's training path: a draw of ``q(z | truth, observed)`` through the sampler's encoder."""
-        if self.sampler is None:
-            raise ValueError("this model has no sampler (config.sampler='none'): there is nothing to train on truth")
-        if truth.shape != images.shape:
-            raise ValueError(f"truth must be shaped like the images {tuple(images.shape)}, got {tuple(truth.shape)}")
-        truth, _ = self.model_input(truth, torch.ones_like(observed))
-        images, observed = self.model_input(images, observed)
-        contracted = self.sampler.encoder.contract(images, observed)
-        mu, logvar = self.sampler.posterior(truth, observed)
-        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        deep = contracted.deep.detach()  # the prior learns the posterior's draws without pulling them
-        terms = SamplerTerms(self.sampler.prior.kl(mu, logvar, deep), self.sampler.prior.loss(z.detach(), deep,
-                                                                                               generator))  # fmt: skip
-        return self.sampler.encoder.expand(contracted, z), terms
-
-    @torch.no_grad()
-    def draw(
-        self,
-        images: torch.Tensor,
-        observed: torch.Tensor,
-        num_samples: int = 1,
-        generator: torch.Generator | None = None,
-    ) -> Generated:
-        """``num_samples`` SIRENs per image drawn by the sampler: a :class:`Generated` of ``B K`` (image-major),
-        for :meth:`decode` / :meth:`decode_points` (what :meth:`sample` renders).
-
-        Raises:
-            ValueError: the model has no sampler.
-        """
-        if self.sampler is None:
-            raise ValueError("this model has no sampler (config.sampler='none'): it completes with its mean only "
-                             "(inpaint, render); load a prior trained with one")  # fmt: skip
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-        inputs = self.model_input(images, observed)
-        contracted = self.sampler.encoder.contract(*inputs).repeat(num_samples)  # (B K, ...): each image K times
-        z = self.sampler.draw(contracted.deep, generator)
-        return self.generate(self.sampler.encoder.expand(contracted, z))
-
-    @torch.no_grad()
-    def sample(
-        self,
-        images: torch.Tensor,
-        observed: torch.Tensor,
-        num_samples: int = 1,
-        generator: torch.Generator | None = None,
-        size: tuple[int, int] | int | None = None,
-        chunk: int | None = 8,
-    ) -> torch.Tensor:
-        """Draw completions: ``(B, K, C, H, W)`` in [-1, 1], each sample a SIREN.
-
-        The randomness enters through the sampler's latent (:mod:`hypersiren.prior.sampler`), never as pixel noise;
-        the same generator gives the same samples. With nothing observed it draws new faces. An inference call: no
-        autograd history.
-
-        Args:
-            images, observed: as for :meth:`inpaint` (another side is resampled to the model's).
-            num_samples: ``K`` per image.
-            generator: the draws' generator (on the model's device); None: the global one.
-            size: None: at the input's side, the observed pixels kept; ``(H', W')`` (or one side): every sample's
-                SIREN rendered there, as :meth:`render` does.
-            chunk: render this many samples at a time (the same result).
-
-        Raises:
-            ValueError: the model has no sampler.
-        """
-        b, k = len(images), num_samples
-        generated = self.draw(images, observed, num_samples, generator)
-        if size is not None:
-            height, width = (size, size) if isinstance(size, int) else size
-            return self.decode(generated, height, width, chunk=chunk).clamp(-1, 1).unflatten(0, (b, k))
-        rendered = self.decode(generated, *images.shape[-2:], chunk=chunk)
-        repeated = (t.repeat_interleave(k, 0) for t in (images, observed))
-        return paste_observed(rendered, *repeated).unflatten(0, (b, k))  # (B, K, C, H, W)
-
     @torch.no_grad()
     def render(
         self, images: torch.Tensor, observed: torch.Tensor, height: int | None = None, width: int | None = None, **kw
@@ -369,13 +194,3 @@ class HyperSiren(
         the result has no autograd history.
         """
         return paste_observed(self(images, observed, **kw).images, images, observed)
-
-
-def paste_observed(rendered: torch.Tensor, images: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-    """The completion a user sees: the observed pixels of ``images``, the clamped rendering elsewhere.
-
-    Args:
-        rendered: ``(B, C, H, W)`` raw model output.
-        images, observed: as given to the model, same ``H x W``.
-    """
-    return torch.where(observed, images, rendered.clamp(-1.0, 1.0))

@@ -162,7 +162,7 @@ def sampler_model() -> HyperSiren:
 
 
 def test_samples_of_a_painted_hole_at_the_pictures_size_seeded_and_kept_outside(sampler_model):
-    from hypersiren.app.requests import sample
+    from hypersiren.app.sample_request import sample
 
     box = (40, 16, 56, 32)
     r = sample(sampler_model, _picture(), [_layer(box=box)], num_samples=3, seed=7)
@@ -183,7 +183,7 @@ def test_samples_of_a_painted_hole_at_the_pictures_size_seeded_and_kept_outside(
 
 
 def test_sampling_handler_and_its_messages(model, sampler_model):
-    from hypersiren.app.requests import respond_samples
+    from hypersiren.app.sample_request import respond_samples
 
     status, pictures, squares, uncertainty, files = respond_samples(sampler_model, "", {"background": _picture()},
                                                                     "center", num_samples=2, seed=3)  # fmt: skip

@@ -13,7 +13,7 @@ from hypersiren import HyperSiren, HyperSirenConfig
 from hypersiren.data import center_crop_resize, to_uint8
 from hypersiren.inpaint import load_picture
 from hypersiren.inpaint.composite import BAND, Frame, blend_weights, choose_frame, hole_box, square_image
-from hypersiren.inpaint.pipeline import complete_picture
+from hypersiren.inpaint.photo import complete_picture
 from hypersiren.masks import make_observed
 
 SIZE = 16

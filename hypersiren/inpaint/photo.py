@@ -1,0 +1,171 @@
+"""One picture of any size completed: its mean completion (:func:`complete_picture`) or K draws of the sampler
+(:func:`sample_picture`), each on the model's grid, rendered larger, and at the picture's own size (the SIREN at the
+picture's own pixels in the hole, :mod:`hypersiren.inpaint.composite`); ``eval/inpaint.py --image``, the demo page.
+
+The model never sees a missing pixel: it is given ``context``, the image with zeros where nothing is observed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from hypersiren.data.images import to_model_range
+from hypersiren.inpaint import composite
+from hypersiren.inpaint.picture import Picture
+from hypersiren.inpaint.pipeline import HOLE_COLOUR, NO_REFINEMENT, RefineOptions
+from hypersiren.metrics import samples as sm
+from hypersiren.prior.model import HyperSiren, paste_observed
+from hypersiren.prior.refine import refine
+
+
+class PictureCompletion(NamedTuple):
+    """One picture completed by :func:`complete_picture`; every model-grid image ``(1, C, ...)`` on [-1, 1].
+
+    Attributes:
+        image: the model's square of the picture (its own ground truth), ``(1, C, S, S)``.
+        observed: ``(1, 1, S, S)`` bool.
+        shown: the square with its missing pixels in :data:`HOLE_COLOUR`.
+        raw: the model's output, not clamped (for the paper's all-pixel MSE).
+        completed: the completion, observed pixels kept.
+        rendered: the same SIREN at ``render_size``, ``(1, C, R, R)``.
+        refined: the refined completion (observed pixels kept), or None.
+        refined_rendered: the refined SIREN at ``render_size``, or None.
+        picture: ``(H, W, C)`` uint8, the picture at its own size with its hole completed (the SIREN at the
+            picture's pixels, blended across a band around the hole; every other pixel the picture's own); None
+            when only the square was given.
+        refined_picture: the same with the refined SIREN, or None.
+        hole: ``(H, W)`` bool, the picture's pixels completed (the band around them is blended), or None.
+    """
+
+    image: torch.Tensor
+    observed: torch.Tensor
+    shown: torch.Tensor
+    raw: torch.Tensor
+    completed: torch.Tensor
+    rendered: torch.Tensor
+    refined: torch.Tensor | None
+    refined_rendered: torch.Tensor | None = None
+    picture: np.ndarray | None = None
+    refined_picture: np.ndarray | None = None
+    hole: np.ndarray | None = None
+
+
+def complete_picture(
+    model: HyperSiren,
+    picture: Picture | torch.Tensor,
+    observed: torch.Tensor | None = None,
+    render_size: int | None = None,
+    refine_options: RefineOptions = NO_REFINEMENT,
+    band: int = composite.BAND,
+) -> PictureCompletion:
+    """Complete one picture: on the model's grid, rendered at ``render_size``, and at its own size; one encoder pass.
+
+    Args:
+        picture: a :class:`hypersiren.inpaint.picture.Picture`, or only its square, ``(C, S, S)`` uint8 (then no
+            picture at its own size comes back).
+        observed: ``(1, S, S)`` or ``(1, 1, S, S)`` bool, a hole on the model's grid (a preset): in the picture, the
+            pixels that fall in its missing model pixels are completed. None: the picture's own mask, whose marked
+            pixels are completed.
+        render_size: the larger rendering's side (default: 8 times the model's).
+        band: the width in pixels of the blend around the hole in the picture (:func:`composite.blend_weights`).
+
+    Raises:
+        ValueError: neither ``observed`` nor a picture with a mask.
+    """
+    loaded = picture if isinstance(picture, Picture) else None
+    image = loaded.image if loaded is not None else picture
+    if observed is None and (loaded is None or loaded.observed is None):
+        raise ValueError("no hole: give observed, or a picture loaded with its mask")
+    own = observed is None
+    observed = loaded.observed if own else observed
+    device = next(model.parameters()).device
+    x = to_model_range(image.reshape(1, *image.shape[-3:])).to(device)  # (1, C, S, S)
+    obs = observed.reshape(1, 1, *observed.shape[-2:]).to(device)
+    if loaded is not None:
+        obs = obs & loaded.within.reshape(obs.shape).to(device)  # a face's square beyond the edge: not observed
+    context = torch.where(obs, x, torch.zeros_like(x))
+    render_size = render_size or 8 * x.shape[-1]
+    with torch.inference_mode():
+        out = model(context, obs)
+        rendered = model.decode(out.generated, render_size, render_size).clamp(-1, 1)  # (1, C, R, R)
+    refined = refined_rendered = None
+    if refine_options.steps > 0:
+        r = refine_options
+        result = refine(model, context, obs, r.steps, r.lr, r.weights, latent=out.latent, anchor=r.anchor,
+                        holdout=r.holdout)  # fmt: skip
+        refined = paste_observed(result.images, x, obs)
+        with torch.inference_mode():
+            refined_rendered = model.decode(result.generated, render_size, render_size).clamp(-1, 1)
+    full = refined_full = hole = None
+    if loaded is not None:
+        (width, height), frame = loaded.source_size, loaded.frame
+        preset = ~observed.reshape(obs.shape[-2:])  # the preset's own hole, not the square beyond the picture
+        hole = loaded.missing if own else composite.hole_from_grid(preset, frame, width, height)
+        full = composite.render_into(model, out.generated, loaded.pixels, frame, hole, band)
+        if refined is not None:
+            refined_full = composite.render_into(model, result.generated, loaded.pixels, frame, hole, band)
+    colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32, device=device)[:, None, None] / 127.5 - 1
+    return PictureCompletion(x, obs, torch.where(obs, x, colour), out.images, paste_observed(out.images, x, obs),
+                             rendered, refined, refined_rendered, full, refined_full, hole)  # fmt: skip
+
+
+class PictureSamples(NamedTuple):
+    """``K`` completions of one picture by :func:`sample_picture`.
+
+    Attributes:
+        squares: ``(K, C, S, S)`` on [-1, 1], each a completion on the model's grid (observed pixels kept).
+        rendered: ``(K, C, R, R)`` each sample's SIREN at ``render_size``, or None.
+        uncertainty: ``(1, S, S)`` the per-pixel standard deviation of the samples on [0, 1].
+        pictures: ``K`` ``(H, W, C)`` uint8, the picture at its own size with each sample in its hole, or None when
+            only the square was given.
+    """
+
+    squares: torch.Tensor
+    rendered: torch.Tensor | None
+    uncertainty: torch.Tensor
+    pictures: list | None
+
+
+def sample_picture(
+    model: HyperSiren,
+    picture: Picture,
+    observed: torch.Tensor | None,
+    num_samples: int,
+    generator: torch.Generator | None = None,
+    render_size: int | None = None,
+    band: int = composite.BAND,
+) -> PictureSamples:
+    """Draw ``num_samples`` completions of one picture: on the model's grid, optionally larger, and at its own size.
+
+    Args:
+        picture: from :func:`hypersiren.inpaint.picture.load_picture`.
+        observed: a hole on the model's grid (a preset), or None: the picture's own mask.
+        generator: the draws' generator; the same one gives the same samples.
+        render_size: also render each sample's SIREN at this side.
+        band: the blend around the hole in the picture, in pixels.
+    """
+    own = observed is None
+    if own and picture.observed is None:
+        raise ValueError("no hole: give observed, or a picture loaded with its mask")
+    grid_observed = picture.observed if own else observed
+    device = next(model.parameters()).device
+    x = to_model_range(picture.image[None]).to(device)  # (1, C, S, S)
+    obs = grid_observed.reshape(1, 1, *x.shape[-2:]).to(device) & picture.within.reshape(1, 1, *x.shape[-2:]).to(device)
+    context = torch.where(obs, x, torch.zeros_like(x))
+    generated = model.draw(context, obs, num_samples, generator)  # K SIRENs
+    with torch.inference_mode():
+        raw = model.decode(generated, *x.shape[-2:])  # (K, C, S, S)
+        squares = paste_observed(raw, x.expand_as(raw), obs.expand(len(raw), -1, -1, -1))
+        rendered = model.decode(generated, render_size, render_size).clamp(-1, 1) if render_size else None
+    pictures = None
+    if picture.pixels is not None:
+        (width, height), frame = picture.source_size, picture.frame
+        hole = picture.missing if own else composite.hole_from_grid(~grid_observed.reshape(x.shape[-2:]), frame,
+                                                                     width, height)  # fmt: skip
+        pictures = [composite.render_into(model, generated.take(i, i + 1), picture.pixels, frame, hole, band)
+                    for i in range(num_samples)]  # fmt: skip
+    return PictureSamples(squares.cpu(), None if rendered is None else rendered.cpu(),
+                          sm.uncertainty(squares[None])[0].cpu(), pictures)  # fmt: skip
