@@ -15,8 +15,9 @@ import sys
 import warnings
 from types import CodeType, ModuleType
 
-# old module -> where it lives now (a module that was split: the module that holds most of its names, and each
-# name the old module had is importable from the old path, since the new module's room re-exports or imports it)
+# old module -> where it lives now (a module that was split: where most of its names went; OTHER_HOMES: the rest).
+# Every public name a 0.1 module had is importable from its old path (tests/test_layout.py holds it to the list
+# of those names, tests/assets/names_0.1.json).
 MOVED = {
     "hypersiren.config": "hypersiren.utils.config",
     "hypersiren.seeds": "hypersiren.utils.seeds",
@@ -51,12 +52,35 @@ MOVED = {
     "hypersiren.reports": "hypersiren.app.reports",
     "hypersiren.sources": "hypersiren.app.sources",
 }
-# hypersiren.siren, .data, .masks, .metrics and .fitting kept their names: they are rooms now, whose __init__
-# exports the public names the old modules had.
+OTHER_HOMES = {
+    "hypersiren.model": ("hypersiren.prior.checkpoints",),
+    "hypersiren.demo": ("hypersiren.app.requests",),
+    "hypersiren.inpainting": ("hypersiren.inpaint.photo",),
+}
+# hypersiren.siren, .data, .masks, .metrics and .fitting kept their names: they are rooms now, whose __getattr__
+# gives the names the old modules had (old_name below).
+
+
+class _OldPath(ModuleType):
+    """What an old path imports as: every name of the module it moved to, and of the modules its other names went."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, f"moved to {MOVED[name]} (the old path goes in hypersiren 0.2)")
+        self.__homes = (MOVED[name], *OTHER_HOMES.get(name, ()))
+
+    def __getattr__(self, attr: str) -> object:
+        for home in self.__homes:
+            module = importlib.import_module(home)
+            if hasattr(module, attr):
+                return getattr(module, attr)
+        raise AttributeError(f"module {self.__name__!r} (now {self.__homes[0]}) has no attribute {attr!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({n for home in self.__homes for n in dir(importlib.import_module(home))})
 
 
 class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Import an old path as the module it moved to (the same module object), warning once per old path."""
+    """Import an old path as a view of the module it moved to (and of those its other names went to), warning."""
 
     def find_spec(self, name, path=None, target=None):  # noqa: ANN001 - importlib's protocol
         if name not in MOVED:
@@ -68,10 +92,11 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec) -> ModuleType:  # noqa: ANN001
         warnings.warn(f"{spec.name} moved to {MOVED[spec.name]}; the old path goes in hypersiren 0.2",
                       DeprecationWarning, stacklevel=2)  # fmt: skip
-        return importlib.import_module(MOVED[spec.name])
+        importlib.import_module(MOVED[spec.name])
+        return _OldPath(spec.name)
 
     def exec_module(self, module: ModuleType) -> None:
-        pass  # the new module is already executed
+        pass  # its names are the new modules' (looked up when asked for)
 
     def get_code(self, name: str) -> CodeType | None:
         """For ``python -m hypersiren.demo``: runpy runs the new module's code."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -90,12 +91,28 @@ def test_no_module_of_the_package_uses_an_old_path():
     assert not old, "the package imports 0.1 module paths:\n" + "\n".join(old)
 
 
+NAMES_0_1 = json.loads((ROOT / "tests" / "assets" / "names_0.1.json").read_text())  # every 0.1 module's public names
+
+
 @pytest.mark.parametrize("old", sorted(MOVED))
 def test_an_old_module_path_still_imports_with_a_warning(old):
     sys.modules.pop(old, None)
     with pytest.warns(DeprecationWarning, match=re.escape(MOVED[old])):
         module = importlib.import_module(old)
-    assert module is importlib.import_module(MOVED[old])
+    missing = [name for name in NAMES_0_1[old] if not hasattr(module, name)]
+    assert not missing, f"{old} lost {missing}"
+    new = importlib.import_module(MOVED[old])
+    shared = [name for name in NAMES_0_1[old] if hasattr(new, name)]
+    assert shared and all(getattr(module, name) is getattr(new, name) for name in shared), "the same objects"
+
+
+@pytest.mark.parametrize("room", ["siren", "data", "masks", "metrics", "fitting"])
+def test_every_name_of_an_old_module_that_became_a_room_still_imports(room):
+    module = importlib.import_module(f"hypersiren.{room}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        missing = [name for name in NAMES_0_1[f"hypersiren.{room}"] if not hasattr(module, name)]
+    assert not missing, f"hypersiren.{room} lost {missing}"
 
 
 OLD_NAMES = [("masks", "on_grid", "hypersiren.masks.kinds"), ("data", "center_box", "hypersiren.data.images"),

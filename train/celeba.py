@@ -123,6 +123,11 @@ class TrainConfig(HyperSirenConfig):
              f"offgrid_targets is one of {', '.join(OFFGRID_TARGETS)}, got {self.offgrid_targets!r}"),
             (self.hires_data is None or self.offgrid_points > 0,
              "hires_data gives off-lattice targets: set offgrid_points too"),
+            (self.offgrid_weight is None or self.offgrid_weight >= 0,
+             f"offgrid_weight must be >= 0 (or none: one data term), got {self.offgrid_weight}"),
+            (not self.train_sampler or self.init_from is not None or self.resume_from is not None,
+             "train_sampler trains a sampler on a trained mean prior, which stays frozen: give init_from (or "
+             "resume_from)"),
             (not self.train_sampler or self.sampler != "none",
              "train_sampler trains the model's sampler: set sampler (flow or gaussian) too"),
             (0 <= self.context_empty_prob <= 1,
@@ -177,6 +182,8 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     if cfg.train_sampler:  # the mean prior stays as it is: inpaint and render keep their numbers
         model.requires_grad_(False)
         model.sampler.requires_grad_(True)
+    elif model.sampler is not None:  # training the mean prior of a model with a sampler leaves the sampler as it is
+        model.sampler.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     factor = functools.partial(training.lr_factor, max_steps=cfg.max_steps, schedule=cfg.lr_schedule,
                                warmup_steps=cfg.warmup_steps)  # fmt: skip
@@ -213,7 +220,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
                 output = model(batch.images, batch.observed, batch.pixels, **(sampler if cfg.train_sampler else {}))
         apart = batch.lattice if cfg.offgrid_weight is not None else None
         loss = prior_loss(output, batch.target, cfg.latent_reg, cfg.param_reg, batch.seen, cfg.missing_weight,
-                          cfg.log_mse, cfg.sampler_kl, cfg.sampler_flow, apart, cfg.offgrid_weight or 1.0)  # fmt: skip
+                          cfg.log_mse, cfg.sampler_kl, cfg.sampler_flow, apart, cfg.offgrid_weight)  # fmt: skip
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -282,6 +289,7 @@ def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
     ckpt = training.latest_checkpoint(out) if cfg.resume_from == "latest" else Path(cfg.resume_from)
     if ckpt is None or not (ckpt / "step.json").is_file():
         raise ConfigError(f"resume_from={cfg.resume_from!r}: no complete checkpoint found (in {out})")
+    training.check_saved_config(ckpt, model_config(cfg))  # the run goes on with the model it saved
     accelerator.load_state(str(ckpt))
     if ema is not None:
         if not (ckpt / EMA_NAME).is_file():

@@ -9,7 +9,7 @@ and :data:`~hypersiren.inpaint.align.CELEBA_FACE`.
 identities not seen in training) upsampled bicubic to a random side in ``--face_sides``, pasted at a random place
 (off-centre) on a ``--canvas`` picture of blurred noise, the hole a box over the face's mouth and nose (``--hole``:
 ``mouth`` rows 0.55..0.85, columns 0.3..0.7 of the face's square; ``centre``: its centred half). Each picture is
-completed at its own size (:func:`hypersiren.inpaint.pipeline.complete_picture`) from the square chosen without
+completed at its own size (:func:`hypersiren.inpaint.photo.complete_picture`) from the square chosen without
 alignment (the centred square, or the square around the hole where the centred one does not hold it) and with it
 (the eyes, else the face box; pictures whose face is not found keep their unaligned result, as the pipeline
 does); the PSNR over the hole is against the face itself, on the picture's own pixels. Also reported: the same

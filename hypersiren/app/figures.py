@@ -65,10 +65,18 @@ def samples_grid(shown: Mapping[str, torch.Tensor], path: str | Path, title: str
     draws = shown["samples"][:, :columns]
     cols = [("ground truth", to_unit(shown["truth"])), ("observed", observed), ("mean", to_unit(shown["mean"]))]
     cols += [(f"sample {i + 1}", to_unit(draws[:, i])) for i in range(draws.shape[1])]
-    std = shown["uncertainty"][:, 0].clamp(0, 0.25) / 0.25  # (n, S, S): the colour scale ends at 0.25 on [0, 1]
-    colour = torch.from_numpy(plt.get_cmap("magma")(std.numpy())[..., :3]).permute(0, 3, 1, 2).float()
-    cols.append(("std (0 to 0.25)", colour))
+    cols.append((f"std (0 to {UNCERTAINTY_MAX})", uncertainty_colours(shown["uncertainty"][:, 0]).permute(0, 3, 1, 2)))
     _mosaic(plt, cols, path, title)
+
+
+UNCERTAINTY_MAX = 0.25  # the colour scale of a standard deviation on [0, 1] ends here
+
+
+def uncertainty_colours(std: torch.Tensor) -> torch.Tensor:
+    """Per-pixel standard deviations ``(..., H, W)`` on [0, 1] -> colours ``(..., H, W, 3)`` on [0, 1]: dark blue
+    (the samples agree) through purple to red (they disagree by :data:`UNCERTAINTY_MAX` or more)."""
+    t = (std.float() / UNCERTAINTY_MAX).clamp(0, 1)
+    return torch.stack([t, t.square() * 0.3, 1 - t], -1)
 
 
 def _mosaic(plt, columns: list[tuple[str, torch.Tensor]], path: str | Path, title: str) -> None:

@@ -3,7 +3,7 @@
 :func:`complete` completes a picture where it is painted (or under a preset hole) through the same square and
 resize as ``eval/inpaint.py --image`` (:func:`hypersiren.inpaint.picture.load_picture`: the centred square, the
 square around the hole, or a face framed as CelebA's), and gives the picture back at its own size with the hole
-filled by the same SIREN (:func:`hypersiren.inpaint.pipeline.complete_picture`); :func:`respond` is the button's
+filled by the same SIREN (:func:`hypersiren.inpaint.photo.complete_picture`); :func:`respond` is the button's
 handler around it (the page's API endpoint ``/complete``). Bad input raises :class:`DemoError`, whose message the
 page shows in place of the results; :func:`load` turns a model that cannot be loaded into a line for the page.
 """

@@ -1,6 +1,6 @@
 """The demo page's sampling request: K completions of the same hole, each a SIREN from the prior's sampler.
 
-:func:`sample` draws them (:func:`hypersiren.inpaint.sampling.sample_picture`) for the same picture and hole as
+:func:`sample` draws them (:func:`hypersiren.inpaint.photo.sample_picture`) for the same picture and hole as
 :func:`hypersiren.app.requests.complete` completes; :func:`respond_samples` is the Sample button's handler (the API
 endpoint ``/sample``).
 """
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from hypersiren.app.figures import uncertainty_colours
 from hypersiren.app.requests import DemoError, attempt, picture_and_hole, save_png
 from hypersiren.data.images import to_uint8
 from hypersiren.inpaint.composite import BAND
@@ -31,7 +32,8 @@ class DemoSamples(NamedTuple):
     Attributes:
         pictures: ``K`` ``(H, W, 3)`` uint8, the picture at its own size with each sample in the hole.
         squares: ``K`` ``(S, S, 3)`` uint8 on the model's grid, or each rendered at ``scale`` times its side.
-        uncertainty: ``(S, S, 3)`` uint8, the samples' per-pixel standard deviation as a colour map (0 to 0.25).
+        uncertainty: ``(S, S, 3)`` uint8, the samples' per-pixel standard deviation as colours
+            (:func:`hypersiren.app.figures.uncertainty_colours`).
         seed: the seed of the draws (the same seed draws them again).
         seconds: the request's wall time.
         notes: as :class:`DemoResult`'s.
@@ -80,8 +82,7 @@ def sample(
     drawn = sample_picture(model, loaded, observed, int(num_samples), gen, scale * size if scale else None, band)
     shown = drawn.rendered if drawn.rendered is not None else drawn.squares
     squares = [to_uint8(s).permute(1, 2, 0).numpy() for s in shown]
-    std = (drawn.uncertainty[0].clamp(0, 0.25) / 0.25).numpy()  # (S, S)
-    colour = (np.stack([std, std**2, 1 - std], -1) * 255).round().astype(np.uint8)  # dark blue (sure) to red (unsure)
+    colour = (uncertainty_colours(drawn.uncertainty[0]) * 255).round().to(torch.uint8).numpy()  # (S, S, 3)
     return DemoSamples(drawn.pictures, squares, colour, seed, time.perf_counter() - t0, notes)
 
 

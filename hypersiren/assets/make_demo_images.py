@@ -1,8 +1,8 @@
 """Rebuild ``demo32.npz`` and ``examples/*.jpg`` from scikit-image's public-domain / CC0 sample images.
 
 Each image is a square crop (around the face where there is one, as CelebA's aligned crops are) resized
-to 32x32 with PIL's antialiased BILINEAR filter, the filter of ``hypersiren.data``. Never CelebA. The demo
-page's examples (``hypersiren.demo``) are the same crops at 256x256, large enough to paint a hole on.
+to 32x32 with PIL's antialiased BILINEAR filter, the filter of ``hypersiren.data.images``. Never CelebA. The demo
+page's examples (``hypersiren.app.demo``) are the same crops at 256x256, large enough to paint a hole on.
 Run from anywhere.
 """
 

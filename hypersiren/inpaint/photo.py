@@ -76,17 +76,7 @@ def complete_picture(
         ValueError: neither ``observed`` nor a picture with a mask.
     """
     loaded = picture if isinstance(picture, Picture) else None
-    image = loaded.image if loaded is not None else picture
-    if observed is None and (loaded is None or loaded.observed is None):
-        raise ValueError("no hole: give observed, or a picture loaded with its mask")
-    own = observed is None
-    observed = loaded.observed if own else observed
-    device = next(model.parameters()).device
-    x = to_model_range(image.reshape(1, *image.shape[-3:])).to(device)  # (1, C, S, S)
-    obs = observed.reshape(1, 1, *observed.shape[-2:]).to(device)
-    if loaded is not None:
-        obs = obs & loaded.within.reshape(obs.shape).to(device)  # a face's square beyond the edge: not observed
-    context = torch.where(obs, x, torch.zeros_like(x))
+    x, obs, context, hole = _model_input(model, loaded.image if loaded is not None else picture, observed, loaded)
     render_size = render_size or 8 * x.shape[-1]
     with torch.inference_mode():
         out = model(context, obs)
@@ -99,15 +89,12 @@ def complete_picture(
         refined = paste_observed(result.images, x, obs)
         with torch.inference_mode():
             refined_rendered = model.decode(result.generated, render_size, render_size).clamp(-1, 1)
-    full = refined_full = hole = None
+    full = refined_full = None
     if loaded is not None:
-        (width, height), frame = loaded.source_size, loaded.frame
-        preset = ~observed.reshape(obs.shape[-2:])  # the preset's own hole, not the square beyond the picture
-        hole = loaded.missing if own else composite.hole_from_grid(preset, frame, width, height)
-        full = composite.render_into(model, out.generated, loaded.pixels, frame, hole, band)
+        full = composite.render_into(model, out.generated, loaded.pixels, loaded.frame, hole, band)
         if refined is not None:
-            refined_full = composite.render_into(model, result.generated, loaded.pixels, frame, hole, band)
-    colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32, device=device)[:, None, None] / 127.5 - 1
+            refined_full = composite.render_into(model, result.generated, loaded.pixels, loaded.frame, hole, band)
+    colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32, device=x.device)[:, None, None] / 127.5 - 1
     return PictureCompletion(x, obs, torch.where(obs, x, colour), out.images, paste_observed(out.images, x, obs),
                              rendered, refined, refined_rendered, full, refined_full, hole)  # fmt: skip
 
@@ -119,14 +106,13 @@ class PictureSamples(NamedTuple):
         squares: ``(K, C, S, S)`` on [-1, 1], each a completion on the model's grid (observed pixels kept).
         rendered: ``(K, C, R, R)`` each sample's SIREN at ``render_size``, or None.
         uncertainty: ``(1, S, S)`` the per-pixel standard deviation of the samples on [0, 1].
-        pictures: ``K`` ``(H, W, C)`` uint8, the picture at its own size with each sample in its hole, or None when
-            only the square was given.
+        pictures: ``K`` ``(H, W, C)`` uint8, the picture at its own size with each sample in its hole.
     """
 
     squares: torch.Tensor
     rendered: torch.Tensor | None
     uncertainty: torch.Tensor
-    pictures: list | None
+    pictures: list
 
 
 def sample_picture(
@@ -147,25 +133,39 @@ def sample_picture(
         render_size: also render each sample's SIREN at this side.
         band: the blend around the hole in the picture, in pixels.
     """
-    own = observed is None
-    if own and picture.observed is None:
-        raise ValueError("no hole: give observed, or a picture loaded with its mask")
-    grid_observed = picture.observed if own else observed
-    device = next(model.parameters()).device
-    x = to_model_range(picture.image[None]).to(device)  # (1, C, S, S)
-    obs = grid_observed.reshape(1, 1, *x.shape[-2:]).to(device) & picture.within.reshape(1, 1, *x.shape[-2:]).to(device)
-    context = torch.where(obs, x, torch.zeros_like(x))
+    x, obs, context, hole = _model_input(model, picture.image, observed, picture)
     generated = model.draw(context, obs, num_samples, generator)  # K SIRENs
     with torch.inference_mode():
         raw = model.decode(generated, *x.shape[-2:])  # (K, C, S, S)
         squares = paste_observed(raw, x.expand_as(raw), obs.expand(len(raw), -1, -1, -1))
         rendered = model.decode(generated, render_size, render_size).clamp(-1, 1) if render_size else None
-    pictures = None
-    if picture.pixels is not None:
-        (width, height), frame = picture.source_size, picture.frame
-        hole = picture.missing if own else composite.hole_from_grid(~grid_observed.reshape(x.shape[-2:]), frame,
-                                                                     width, height)  # fmt: skip
-        pictures = [composite.render_into(model, generated.take(i, i + 1), picture.pixels, frame, hole, band)
-                    for i in range(num_samples)]  # fmt: skip
+    pictures = [composite.render_into(model, generated.take(i, i + 1), picture.pixels, picture.frame, hole, band)
+                for i in range(num_samples)]  # fmt: skip
     return PictureSamples(squares.cpu(), None if rendered is None else rendered.cpu(),
                           sm.uncertainty(squares[None])[0].cpu(), pictures)  # fmt: skip
+
+
+def _model_input(model: HyperSiren, image: torch.Tensor, observed: torch.Tensor | None, picture: Picture | None):
+    """The square on the model's device, its observed pixels, its context, and the picture's pixels to complete.
+
+    Returns:
+        ``x`` ``(1, C, S, S)``, ``obs`` ``(1, 1, S, S)`` (the model's pixels beyond the picture unobserved),
+        ``context`` (``x`` with zeros where nothing is observed), and the picture's hole ``(H, W)`` bool (None
+        without a picture): its own mask, or the preset's missing model pixels on the picture's grid.
+
+    Raises:
+        ValueError: neither ``observed`` nor a picture with a mask.
+    """
+    own = observed is None
+    if own and (picture is None or picture.observed is None):
+        raise ValueError("no hole: give observed, or a picture loaded with its mask")
+    grid_observed = picture.observed if own else observed
+    device = next(model.parameters()).device
+    x = to_model_range(image.reshape(1, *image.shape[-3:])).to(device)  # (1, C, S, S)
+    obs = grid_observed.reshape(1, 1, *x.shape[-2:]).to(device)
+    hole = None
+    if picture is not None:
+        obs = obs & picture.within.reshape(obs.shape).to(device)  # a face's square beyond the edge: not observed
+        (width, height), preset = picture.source_size, ~grid_observed.reshape(x.shape[-2:])
+        hole = picture.missing if own else composite.hole_from_grid(preset, picture.frame, width, height)
+    return x, obs, torch.where(obs, x, torch.zeros_like(x)), hole

@@ -60,7 +60,7 @@ def evaluate_samples(
         images: ``(N, C, S, S)`` uint8.
         observed: ``(N, 1, S, S)`` bool.
         model: a prior with a sampler.
-        seed: with the batch's first index, seeds the draws.
+        seed: with each face's index, seeds its draws (the same whatever the batch).
         lpips_model: for the diversity (NaN without).
         level: the central interval whose coverage is reported.
     """
@@ -72,8 +72,10 @@ def evaluate_samples(
         x = to_model_range(images[start : start + batch_size]).to(device)  # (B, C, S, S)
         obs = observed[start : start + batch_size].to(device)
         context = torch.where(obs, x, torch.zeros_like(x))
-        gen = seeds.generator(seed, start, device=device)
-        draws = model.sample(context, obs, num_samples, gen)  # (B, K, C, S, S), observed pixels kept
+        side = x.shape[-1]  # each face's noise from its own generator: its samples do not depend on the batch
+        noise = torch.cat([model.sampler.noise(num_samples, side, seeds.generator(seed, start + i, device=device),
+                                               device) for i in range(len(x))])  # fmt: skip
+        draws = model.sample(context, obs, num_samples, noise=noise)  # (B, K, C, S, S), observed pixels kept
         mean = model.inpaint(context, obs)  # (B, C, S, S)
         hole = ~obs
         values = {

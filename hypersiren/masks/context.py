@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from hypersiren.masks.kinds import bernoulli_context, random_context
+from hypersiren.masks.kinds import bernoulli_context, half, random_context
 
 
 def sample_observed(
@@ -91,6 +91,6 @@ def random_holes(batch: int, height: int, width: int, generator: torch.Generator
     xx = torch.arange(width, device=device)[None, None, :]  # (1, 1, W)
     b = lambda t: t[:, None, None]  # noqa: E731 - (B,) -> (B, 1, 1)
     square = (yy >= b(top)) & (yy < b(top + side)) & (xx >= b(left)) & (xx < b(left + side))
-    kept = (yy < height // 2, yy >= height - height // 2, xx < width // 2, xx >= width - width // 2)
-    halves = torch.cat([k.expand(1, height, width) for k in kept])[keep]  # (B, H, W): the kept half of each
+    kinds = ("top", "bottom", "left", "right")
+    halves = torch.stack([half(height, width, k, device) for k in kinds])[keep]  # (B, H, W): the kept half of each
     return torch.where(b(is_half), halves, ~square)[:, None]

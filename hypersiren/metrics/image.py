@@ -148,7 +148,7 @@ def hole_at(observed: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
     A large pixel is missing when the small pixel its centre falls in is missing (nearest, pixel-centre convention).
     """
-    return F.interpolate((~observed).float(), size=(height, width), mode="nearest") > 0.5
+    return F.interpolate((~observed).float(), size=(height, width), mode="nearest-exact") > 0.5
 
 
 def border_ring(missing: torch.Tensor, width: int = 2) -> torch.Tensor:

@@ -13,7 +13,8 @@ are rendered:
   :mod:`hypersiren.siren.coords`); ``pixels`` draws hires pixel centres and takes their values exactly. Each point
   carries its rendering scale, ``log2`` (hires side / model side), for a prior with ``cell_input``.
 
-Without ``offgrid_points`` the batch is exactly what the training loop drew before off-lattice training existed.
+Every draw is made on the step's device (no copy, no wait for the host): the draws on a GPU differ from those on a
+CPU, each seeded, so a resumed run repeats an uninterrupted one on the same kind of device.
 """
 
 from __future__ import annotations
@@ -136,6 +137,6 @@ def offgrid_targets(
 
 def pixel_of(points: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The flat index of the ``height x width`` pixel each ``(N, 2)`` point falls in: ``(N,)``."""
-    sizes = torch.tensor([height, width], device=points.device)
-    cell = ((points + 1) / 2 * sizes).floor().long().clamp(min=torch.zeros_like(sizes), max=sizes - 1)  # (N, 2)
-    return cell[:, 0] * width + cell[:, 1]
+    rows = ((points[:, 0] + 1) / 2 * height).floor().long().clamp(0, height - 1)  # Python sizes: no host copy
+    cols = ((points[:, 1] + 1) / 2 * width).floor().long().clamp(0, width - 1)
+    return rows * width + cols

@@ -160,8 +160,6 @@ class HubCheckpoints(PyTorchModelHubMixin):
     ) -> Any:
         if "config" not in model_kwargs:
             raise CheckpointError(f"no {CONFIG_NAME} found for {model_id!r}")
-        if isinstance(model_kwargs["config"], dict):  # a field a config.json predates has its old meaning
-            model_kwargs["config"] = {**getattr(cls.config_class, "SAVED_BEFORE", {}), **model_kwargs["config"]}
         model = cls(**model_kwargs)
         if os.path.isdir(model_id):
             model_file = os.path.join(model_id, WEIGHTS_NAME)

@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 from hypersiren.utils.config import ConfigError
 
+SAMPLERS = ("none", "flow", "gaussian")  # the generative part: none, conditional rectified flow, conditional VAE
+
 
 @dataclass
 class HyperSirenConfig:
@@ -58,13 +60,16 @@ class HyperSirenConfig:
             raise ConfigError(f"coordinates is 'centres' or 'corners', got {self.coordinates!r}")
         if self.cell_input and self.hypernet != "grid":
             raise ConfigError(f"cell_input needs hypernet='grid', got hypernet={self.hypernet!r}")
-        if self.sampler not in ("none", "flow", "gaussian"):
-            raise ConfigError(f"sampler is none, flow or gaussian, got {self.sampler!r}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"sampler is one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         if self.sampler != "none" and self.encoder != "grid":
             raise ConfigError(f"sampler={self.sampler!r} needs encoder='grid', got encoder={self.encoder!r}")
-        for name in ("sampler_dim", "sampler_width", "sampler_steps"):
+        for name in ("sampler_dim", "sampler_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.sampler_width < 2 or self.sampler_width % 2:
+            raise ConfigError(f"sampler_width must be even and >= 2 (its posterior is half as wide), got "
+                              f"{self.sampler_width}")  # fmt: skip
         if (self.encoder == "grid") != (self.hypernet == "grid"):
             raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
                               f"hypernet={self.hypernet!r}")  # fmt: skip

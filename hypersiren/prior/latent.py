@@ -109,21 +109,22 @@ def interpolate_grid(
         raise ValueError(f"expected a grid (B, D, g_h, g_w) and coords (N, 2), got {tuple(grid.shape)} "
                          f"and {tuple(coords.shape)}")  # fmt: skip
     b, d, gh, gw = grid.shape
-    sizes = torch.tensor([gh, gw], device=coords.device)
     unit = (coords.float().clamp(-1, 1) + 1) / 2  # (N, 2) in [0, 1]
+    # per axis with Python numbers: a tensor of the sizes would be a host-to-device copy (a wait) in every render
     if align_corners:
-        pos = unit * (sizes - 1)  # (N, 2) continuous lattice index
+        pos = torch.stack([unit[:, 0] * (gh - 1), unit[:, 1] * (gw - 1)], 1)  # (N, 2) continuous lattice index
     else:
-        pos = (unit * sizes - 0.5).clamp(min=torch.zeros_like(sizes), max=sizes - 1)
+        pos = torch.stack([(unit[:, 0] * gh - 0.5).clamp(0, gh - 1), (unit[:, 1] * gw - 0.5).clamp(0, gw - 1)], 1)
     nearest = pos.round()
     if on_codes is None:
         on_codes = bool(((pos - nearest).abs() < 1e-4).all())
     if on_codes:  # every point on a code (rendering at the grid's own pixels):
         on = nearest.long()  # the code itself, a gather instead of a 4-corner blend whose weights are 1 +- 1e-7
         return grid.flatten(2).transpose(1, 2)[:, on[:, 0] * gw + on[:, 1]]  # (B, N, D)
-    lo = pos.floor().clamp(max=(sizes - 2).clamp_min(0)).long()  # (N, 2): the cell's top-left code
-    frac = pos - lo  # (N, 2) in [0, 1]
-    hi = (lo + 1).minimum(sizes - 1)
+    floor = pos.floor()
+    lo = torch.stack([floor[:, 0].clamp(max=max(gh - 2, 0)), floor[:, 1].clamp(max=max(gw - 2, 0))], 1).long()
+    frac = pos - lo  # (N, 2) in [0, 1]: (N, 2) the cell's top-left code and the position in the cell
+    hi = torch.stack([(lo[:, 0] + 1).clamp(max=gh - 1), (lo[:, 1] + 1).clamp(max=gw - 1)], 1)
     fy, fx = frac[:, 0:1], frac[:, 1:2]
     index = torch.stack([lo[:, 0] * gw + lo[:, 1], lo[:, 0] * gw + hi[:, 1],
                          hi[:, 0] * gw + lo[:, 1], hi[:, 0] * gw + hi[:, 1]], dim=1)  # (N, 4)  # fmt: skip

@@ -69,8 +69,8 @@ class HyperSiren(
         super().__init__()
         if config is None:
             config = HyperSirenConfig()
-        elif isinstance(config, dict):
-            config = from_dict(HyperSirenConfig, config)
+        elif isinstance(config, dict):  # as read from a config.json: a field it predates has its old meaning
+            config = from_dict(HyperSirenConfig, {**HyperSirenConfig.SAVED_BEFORE, **config})
         self.config = config
         c = config
         grid = {}

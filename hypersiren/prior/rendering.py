@@ -115,7 +115,10 @@ class Rendering:
             return torch.cat(parts)
         scales = None
         if self.config.cell_input:  # trained up to cell_max_scale: a larger rendering renders as the largest
-            scales = torch.as_tensor(scale, dtype=torch.float32, device=coords.device).reshape(-1)
+            if isinstance(scale, torch.Tensor):
+                scales = scale.to(coords.device, torch.float32).reshape(-1)
+            else:  # made on the device: a tensor of a Python number would be a host-to-device copy, a wait
+                scales = torch.full((1,), float(scale), device=coords.device)
             scales = scales.clamp(0.0, self.config.cell_max_scale)
         return self.hypernet.render(generated, self.siren, coords, on_codes, scales).transpose(1, 2)  # (B, C, N)
 

@@ -31,9 +31,8 @@ import torch
 from torch import nn
 
 from hypersiren.prior.blocks import ResBlock
+from hypersiren.prior.config import SAMPLERS
 from hypersiren.prior.grid_encoder import GridEncoder
-
-SAMPLERS = ("none", "flow", "gaussian")
 
 
 class SamplerTerms(NamedTuple):
@@ -117,9 +116,9 @@ class FlowPrior(nn.Module):
         zt = (1 - t)[:, None, None, None] * z0 + t[:, None, None, None] * z1
         return (self.velocity(zt, t, deep) - (z1 - z0)).pow(2).flatten(1).mean(1)
 
-    def sample(self, deep: torch.Tensor, shape: tuple[int, ...], steps: int, generator: torch.Generator | None):
-        """``steps`` Euler steps from N(0, I) to a draw of ``p(z | observed)``: ``(B, d, g, g)``."""
-        z = torch.randn(shape, generator=generator, device=deep.device)
+    def sample(self, deep: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
+        """``steps`` Euler steps from the N(0, I) ``noise`` ``(B, d, g, g)`` to a draw of ``p(z | observed)``."""
+        z, shape = noise, noise.shape
         for i in range(steps):
             t = torch.full((shape[0],), i / steps, device=deep.device)
             z = z + self.velocity(z, t, deep) / steps
@@ -146,9 +145,9 @@ class GaussianPrior(nn.Module):
     def loss(self, z1: torch.Tensor, deep: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return z1.new_zeros(len(z1))
 
-    def sample(self, deep: torch.Tensor, shape: tuple[int, ...], steps: int, generator: torch.Generator | None):
+    def sample(self, deep: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
         mu, logvar = self.params(deep)
-        return mu + (0.5 * logvar).exp() * torch.randn(shape, generator=generator, device=deep.device)
+        return mu + (0.5 * logvar).exp() * noise
 
     def kl(self, mu: torch.Tensor, logvar: torch.Tensor, deep: torch.Tensor) -> torch.Tensor:
         return gaussian_kl(mu, logvar, *self.params(deep))
@@ -188,7 +187,15 @@ class Sampler(nn.Module):
         if unexpected or any(not k.startswith("inject.") for k in missing):
             raise ValueError(f"the mean encoder does not fit the sampler's: missing {missing}, unexpected {unexpected}")
 
-    def draw(self, deep: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A draw of ``p(z | observed)`` per row of ``deep`` ``(N, C, g, g)``: ``(N, d, g, g)``."""
-        shape = (len(deep), self.noise_dim, *deep.shape[-2:])
-        return self.prior.sample(deep, shape, self.steps, generator)
+    def noise(self, n: int, side: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        """``n`` draws of the N(0, I) noise a sample starts from, for images of ``side``: ``(n, d, g, g)``."""
+        g = side
+        for _ in range(self.stages):
+            g = math.ceil(g / 2)  # each stride-2 stage of the encoder
+        return torch.randn((n, self.noise_dim, g, g), generator=generator, device=device)
+
+    def draw(self, deep: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """A draw of ``p(z | observed)`` per row of ``deep`` ``(N, C, g, g)`` from ``noise`` ``(N, d, g, g)``."""
+        if noise.shape != (len(deep), self.noise_dim, *deep.shape[-2:]):
+            raise ValueError(f"noise must be {(len(deep), self.noise_dim, *deep.shape[-2:])}, got {tuple(noise.shape)}")
+        return self.prior.sample(deep, noise.to(deep.device, deep.dtype), self.steps)

@@ -38,9 +38,15 @@ class Sampling:
         observed: torch.Tensor,
         num_samples: int = 1,
         generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> Generated:
         """``num_samples`` SIRENs per image drawn by the sampler: a :class:`Generated` of ``B K`` (image-major),
         for :meth:`decode` / :meth:`decode_points` (what :meth:`sample` renders).
+
+        Args:
+            generator: draws the noise the samples start from (on the model's device); None: the global one.
+            noise: that noise itself, ``(B K, sampler_dim, g, g)`` (e.g. each image's from its own generator, so
+                its samples do not depend on the batch it is in: :meth:`Sampler.noise`); then ``generator`` is unused.
 
         Raises:
             ValueError: the model has no sampler.
@@ -52,7 +58,9 @@ class Sampling:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         inputs = self.model_input(images, observed)
         contracted = self.sampler.encoder.contract(*inputs).repeat(num_samples)  # (B K, ...): each image K times
-        z = self.sampler.draw(contracted.deep, generator)
+        if noise is None:
+            noise = self.sampler.noise(len(contracted.deep), inputs[0].shape[-1], generator, contracted.deep.device)
+        z = self.sampler.draw(contracted.deep, noise)
         return self.generate(self.sampler.encoder.expand(contracted, z))
 
     @torch.no_grad()
@@ -64,6 +72,7 @@ class Sampling:
         generator: torch.Generator | None = None,
         size: tuple[int, int] | int | None = None,
         chunk: int | None = 8,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Draw completions: ``(B, K, C, H, W)`` in [-1, 1], each sample a SIREN.
 
@@ -78,12 +87,13 @@ class Sampling:
             size: None: at the input's side, the observed pixels kept; ``(H', W')`` (or one side): every sample's
                 SIREN rendered there, as :meth:`render` does.
             chunk: render this many samples at a time (the same result).
+            noise: see :meth:`draw`.
 
         Raises:
             ValueError: the model has no sampler.
         """
         b, k = len(images), num_samples
-        generated = self.draw(images, observed, num_samples, generator)
+        generated = self.draw(images, observed, num_samples, generator, noise)
         if size is not None:
             height, width = (size, size) if isinstance(size, int) else size
             return self.decode(generated, height, width, chunk=chunk).clamp(-1, 1).unflatten(0, (b, k))

@@ -28,6 +28,7 @@ from hypersiren.data.images import DataError, to_model_range
 from hypersiren.masks.kinds import center, random_context
 from hypersiren.metrics.image import psnr, to_unit
 from hypersiren.prior.checkpoints import CheckpointError
+from hypersiren.prior.config import HyperSirenConfig
 from hypersiren.prior.model import HyperSiren
 from hypersiren.utils import seeds
 from hypersiren.utils.config import ConfigError
@@ -102,8 +103,8 @@ def _addable(field: str, theirs: dict) -> bool:
 def init_weights(model: HyperSiren, source: str) -> None:
     """Copy the weights of the prior ``source`` (name, export or checkpoint folder) into ``model`` (``init_from``).
 
-    The model configs must agree but for ``cell_input`` (and ``cell_max_scale``) switched on by the run, whose new
-    parameters keep their zero initialisation.
+    The model configs must agree but for ``cell_input`` (and ``cell_max_scale``) or a sampler (``sampler*``) added by
+    the run: the new cell starts at zero, the new sampler's encoder as the mean encoder with its noise input at zero.
 
     Raises:
         ConfigError: the prior cannot be loaded, or its model config differs from the run's (the fields named).
@@ -124,6 +125,23 @@ def init_weights(model: HyperSiren, source: str) -> None:
                           f"unexpected {sorted(unexpected)[:5]})")  # fmt: skip
     if model.sampler is not None and prior.sampler is None:
         model.sampler.start_from(model.encoder)
+
+
+def check_saved_config(folder: str | Path, config: HyperSirenConfig) -> None:
+    """Refuse to resume ``folder`` (a ``checkpoint-N/``) with another model config than it saved (a field a 0.1
+    ``config.json`` lacks has its old meaning, :attr:`HyperSirenConfig.SAVED_BEFORE`).
+
+    Raises:
+        ConfigError: the fields that differ, with both values.
+    """
+    path = Path(folder) / "config.json"
+    if not path.is_file():  # checkpoints written before they carried one: nothing to hold against
+        return
+    saved = {**HyperSirenConfig.SAVED_BEFORE, **json.loads(path.read_text())}
+    ours = dataclasses.asdict(config)
+    differ = [f"{k}={saved.get(k)!r} (run: {v!r})" for k, v in ours.items() if saved.get(k, v) != v]
+    if differ:
+        raise ConfigError(f"resume_from={str(folder)!r} saved another model config: {', '.join(differ)}")
 
 
 def checkpoints(output_dir: str | Path) -> list[Path]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -144,6 +145,16 @@ def test_pick_paint_complete_in_chromium(server, tmp_path):
             status = page.locator("#status").inner_text()
             observed, completed = _fetch(page, "#observed img"), _fetch(page, "#completed img")
             rendered, picture = _fetch(page, "#rendered img"), _fetch(page, "#picture img")
+            # the sampler (the shipped prior has one): K completions of the same hole, a new seed each press
+            page.locator("#sample").click()
+            page.wait_for_function("() => document.querySelectorAll('#samples img').length >= 4", timeout=120_000)
+            page.wait_for_function("() => document.querySelector('#status').innerText.includes('seed')")
+            first = page.locator("#status").inner_text()
+            drawn = [_fetch(page, f"#samples img >> nth={i}") for i in range(4)]
+            uncertainty = _fetch(page, "#uncertainty img")
+            page.locator("#sample").click()
+            page.wait_for_function(f"() => document.querySelector('#status').innerText !== {first!r}", timeout=120_000)
+            second = page.locator("#status").inner_text()
             time.sleep(0.5)  # let the images settle before the screenshot
             page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
         finally:
@@ -171,3 +182,8 @@ def test_pick_paint_complete_in_chromium(server, tmp_path):
     dist = np.hypot(np.maximum(0, np.maximum(x0 * width - xx, xx - x1 * width)), yy - y0 * height)
     assert not moved[dist > 0.2 * width].any(), "a pixel far from the stroke changed"
     assert (tmp_path / "demo.png").stat().st_size > 50_000
+    seeds = [re.search(r"seed (\d+)", text).group(1) for text in (first, second)]
+    assert seeds[0] != seeds[1], f"the same seed twice: {first} / {second}"
+    assert all(d.shape == (size, size, 3) for d in drawn) and uncertainty.shape == (size, size, 3)
+    assert any(not np.array_equal(drawn[0], d) for d in drawn[1:]), "four identical samples"
+    assert all(np.array_equal(d[~hole], observed[~hole]) for d in drawn), "a sample changed an observed pixel"

@@ -96,9 +96,8 @@ def test_gaussian_kl_closed_form_and_the_flow_sampler_moves_noise_by_its_velocit
         flow.out[-1].weight.zero_()
         flow.out[-1].bias.fill_(0.5)  # a constant velocity: z1 = z0 + 0.5
     deep = torch.randn(2, 8, 4, 4)
-    z1 = flow.sample(deep, (2, 2, 4, 4), 4, torch.Generator().manual_seed(0))
     z0 = torch.randn((2, 2, 4, 4), generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(z1, z0 + 0.5)
+    torch.testing.assert_close(flow.sample(deep, z0, 4), z0 + 0.5)
 
 
 def test_strict_round_trip_with_the_samplers_weights_and_old_checkpoints_load(tmp_path):
@@ -110,3 +109,21 @@ def test_strict_round_trip_with_the_samplers_weights_and_old_checkpoints_load(tm
     assert torch.equal(loaded.sample(images, observed, 2, g()), model.sample(images, observed, 2, g()))
     HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid")).save_pretrained(tmp_path / "without")
     assert HyperSiren.from_pretrained(tmp_path / "without").sampler is None
+
+
+def test_a_0_1_config_json_loads_without_a_sampler_and_on_the_corner_grid(tmp_path):
+    """A config.json written before the sampler and the pixel-centre convention existed: no sampler, corners."""
+    import json
+
+    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid"))
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    for name in ("coordinates", "cell_input", "cell_max_scale", "sampler", "sampler_dim", "sampler_width",
+                 "sampler_steps"):  # fmt: skip
+        del config[name]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    old = HyperSiren.from_pretrained(tmp_path)
+    assert old.sampler is None and old.config.coordinates == "corners" and not old.config.cell_input
+    assert HyperSiren(config).config.coordinates == "corners", "a dict read from a 0.1 config.json, directly"
+    with pytest.raises(ValueError, match="no sampler"):
+        old.sample(*batch(), 2)
