@@ -190,7 +190,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     ema = EMA(accelerator.unwrap_model(model), cfg.ema_decay) if cfg.ema_decay is not None else None
-    start = resume(accelerator, cfg, ema) if cfg.resume_from else 0
+    start, before = resume(accelerator, cfg, ema) if cfg.resume_from else (0, 0.0)  # before: the earlier runs' minutes
     if writer(accelerator, cfg):
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(to_yaml(cfg))
@@ -249,7 +249,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
             log(accelerator, log_file, {"step": done, **{f"val_{k}": v for k, v in metrics.items()}}, cfg.tensorboard)
             accelerator.print(f"step {done}: " + ", ".join(f"val {k} {v:.4f}" for k, v in metrics.items()))
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
-            save_checkpoint(accelerator, cfg, done, ema)
+            save_checkpoint(accelerator, cfg, done, ema, before + (time.time() - t0) / 60)
         if out_of_time:
             accelerator.print(f"max_minutes={cfg.max_minutes} reached at step {done}")
             break
@@ -259,7 +259,8 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     done = step + 1 if cfg.max_steps > start else start
     if accelerator.is_main_process:
         record = {"data": cfg.data, "train_images": len(train_images), "val_images": len(val_images), "steps": done,
-                  "batch_size": cfg.batch_size * world, "minutes": (time.time() - t0) / 60,
+                  "batch_size": cfg.batch_size * world, "minutes": before + (time.time() - t0) / 60,
+                  **({"resumed_at": start} if start else {}),
                   "device": f"{world} x {accelerator.device.type}", "overrides": config.changed(cfg),
                   "metrics": dict(metrics)}  # fmt: skip
         (out / "README.md").unlink(missing_ok=True)  # save_pretrained keeps an existing card: write this run's
@@ -283,8 +284,9 @@ def writer(accelerator: Accelerator, cfg: TrainConfig) -> bool:
     return accelerator.is_local_main_process if cfg.save_on_each_node else accelerator.is_main_process
 
 
-def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
-    """Load the state of ``cfg.resume_from`` (a folder, or ``latest``); returns its step."""
+def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> tuple[int, float]:
+    """Load the state of ``cfg.resume_from`` (a folder, or ``latest``); returns its step and the training minutes
+    behind it."""
     out = Path(cfg.output_dir)
     ckpt = training.latest_checkpoint(out) if cfg.resume_from == "latest" else Path(cfg.resume_from)
     if ckpt is None or not (ckpt / "step.json").is_file():
@@ -301,10 +303,10 @@ def resume(accelerator: Accelerator, cfg: TrainConfig, ema: EMA | None) -> int:
         raise ConfigError(f"resume_from={cfg.resume_from!r}: the processes found checkpoints of different steps "
                           f"{steps}; give one checkpoint folder that every node has")  # fmt: skip
     accelerator.print(f"resumed from {ckpt} at step {step}")
-    return step
+    return step, training.checkpoint_minutes(ckpt)
 
 
-def save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: EMA | None) -> None:
+def save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: EMA | None, minutes: float) -> None:
     """``checkpoint-{step}/``: Accelerate's state, the EMA, the step and the model's ``config.json``, written to a
     temporary folder and renamed (a checkpoint is complete or absent); only the newest ``keep_checkpoints`` stay.
 
@@ -318,7 +320,7 @@ def save_checkpoint(accelerator: Accelerator, cfg: TrainConfig, step: int, ema: 
     if writer(accelerator, cfg):
         if ema is not None:
             safetensors.torch.save_file(ema.state_dict(), str(tmp / EMA_NAME))
-        (tmp / "step.json").write_text(json.dumps({"step": step}))
+        (tmp / "step.json").write_text(json.dumps({"step": step, "minutes": minutes}))  # minutes: every run's
         # the model's config beside Accelerate's model.safetensors: HyperSiren.from_pretrained loads the folder
         (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(model_config(cfg)), indent=2) + "\n")
         shutil.rmtree(final, ignore_errors=True)

@@ -78,8 +78,8 @@ def build(model: HyperSiren | None, model_line: str):
                 button = gr.Button("Complete (the mean)", variant="primary", elem_id="complete")
                 with gr.Group(visible=model is not None and model.sampler is not None):
                     num_samples = gr.Slider(2, 8, value=4, step=1, label="samples K")
-                    seed = gr.Number(value=None, label="seed (empty: a new one each press)", precision=0,
-                                     elem_id="seed")  # fmt: skip
+                    # a text box: an empty gr.Number comes back as 0, which would draw the same samples each press
+                    seed = gr.Textbox(value="", label="seed (empty: a new one each press)", elem_id="seed")
                     larger = gr.Checkbox(value=False, label="show each sample rendered at the chosen size")
                     sample_button = gr.Button("Sample K completions", elem_id="sample")
         status = gr.Markdown(label="status", elem_id="status")

@@ -109,7 +109,10 @@ def respond_samples(
         ``(status markdown, pictures, squares, uncertainty map, files)``; on bad input the message and Nones.
     """
     value = value or {}
-    chosen = None if seed in (None, "") or (isinstance(seed, float) and math.isnan(seed)) else int(seed)
+    text = "" if seed is None or (isinstance(seed, float) and math.isnan(seed)) else str(seed).strip()
+    if text and not text.lstrip("-").split(".")[0].isdigit():
+        return f"**The seed must be a whole number or empty**, got {text!r}.", None, None, None, None
+    chosen = int(float(text)) if text else None
     r, message = attempt("sample", model, model_line, lambda: sample(
         model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(num_samples),
         chosen, int(scale) if larger else None, bool(align)))  # fmt: skip

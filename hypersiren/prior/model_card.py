@@ -51,8 +51,9 @@ def model_card(config: Mapping[str, Any], num_parameters: int, training: Mapping
         t = training
         lines.append(f"- Data: `{t.get('data')}`: {t.get('train_images')} training images, {t.get('val_images')} "
                      f"validation images, at {size}x{size}.")  # fmt: skip
+        resumed = f" (resumed at step {t['resumed_at']}; the minutes of every run)" if t.get("resumed_at") else ""
         lines.append(f"- {t.get('steps')} steps of batch {t.get('batch_size')} in {t.get('minutes', 0):.1f} min "
-                     f"on {t.get('device')}.")  # fmt: skip
+                     f"on {t.get('device')}{resumed}.")  # fmt: skip
         overrides = t.get("overrides") or {}
         if overrides:
             lines.append("- Config fields that differ from the defaults (the run folder's `config.yaml` has all):")

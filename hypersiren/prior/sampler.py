@@ -154,7 +154,9 @@ class GaussianPrior(nn.Module):
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor) -> torch.Tensor:
-    """``KL(N(mu, e^logvar) || N(mu_p, e^logvar_p))`` per image ``(B,)``, summed over the other dimensions."""
+    """``KL(N(mu, e^logvar) || N(mu_p, e^logvar_p))`` per image ``(B,)``, summed over the other dimensions, in
+    float32 (under bf16 autocast the terms of a KL near zero round to noise of either sign)."""
+    mu, logvar, mu_p, logvar_p = (t.float() for t in (mu, logvar, mu_p, logvar_p))
     kl = 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1)
     return kl.flatten(1).sum(1)
 

@@ -160,6 +160,12 @@ def checkpoint_step(folder: str | Path) -> int:
     return json.loads((Path(folder) / "step.json").read_text())["step"]
 
 
+def checkpoint_minutes(folder: str | Path) -> float:
+    """The training minutes behind a checkpoint, over every run that led to it (0 for checkpoints saved before
+    they were counted)."""
+    return float(json.loads((Path(folder) / "step.json").read_text()).get("minutes", 0.0))
+
+
 def resume_line(output_dir: str | Path, checkpoint_every: int, command: list[str]) -> str:
     """The line Ctrl-C ends with: the last complete checkpoint and the command that resumes from it.
 

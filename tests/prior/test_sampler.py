@@ -87,6 +87,18 @@ def test_the_training_path_reads_the_truth_and_returns_its_terms():
         HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid"))(images, observed, truth=images)
 
 
+def test_gaussian_kl_of_bf16_codes_near_the_prior_is_float32_and_never_negative():
+    """A posterior near N(0, I) (a KL near zero) given in bf16, as under autocast: computed in bf16 its 4,096 terms
+    summed to noise of either sign (the first sampler screens logged negative KLs); in float32 it stays >= 0."""
+    g = torch.Generator().manual_seed(0)
+    mu = (torch.randn(64, 16, 4, 4, generator=g) * 0.01).bfloat16()
+    logvar = (torch.randn(64, 16, 4, 4, generator=g) * 0.01).bfloat16()
+    kl = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar))
+    exact = 0.5 * (mu.double() ** 2 + logvar.double().exp() - 1 - logvar.double()).flatten(1).sum(1)
+    assert kl.dtype == torch.float32 and (kl >= 0).all()
+    torch.testing.assert_close(kl.double(), exact, rtol=1e-3, atol=1e-6)
+
+
 def test_gaussian_kl_closed_form_and_the_flow_sampler_moves_noise_by_its_velocity():
     mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(4.0)]])
     expected = 0.5 * (1.0 + 1 - 1 - 0) + 0.5 * (4.0 - 1 - math.log(4.0))

@@ -1,11 +1,13 @@
 """The shipped priors give the outputs they gave when they were shipped, on a fixed input (every move of the
-code keeps them): the rendering at the model's own side and at twice it, against values stored in
+code keeps them): the rendering at the model's own side and at twice it, and two seeded draws of a prior with a
+sampler, against values stored in
 ``tests/assets/shipped_outputs.safetensors``.
 
 Regenerate the reference only when a prior is reshipped, or its renderings move, on purpose: ``python
 tests/prior/test_shipped_outputs.py``. On the development machine the outputs are bit-identical to it; the tolerance
 covers other CPUs' kernels. History: the own-side values are those of 0.1's code (before the regroup into rooms); the
-2x values moved once, when renderings at other sides came to register with the real image (pixel centres).
+2x values moved once, when renderings at other sides came to register with the real image (pixel centres); the
+celeba32 values moved when it was reshipped with its any-resolution stage and its sampler (issues 22 and 23).
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ def outputs(name: str) -> dict[str, torch.Tensor]:
     with torch.no_grad():
         own = model(images, observed).images  # (4, 3, S, S), not clamped
         twice = model.render(images, observed, 2 * size)  # (4, 3, 2S, 2S)
-    return {f"{name}_own": own[..., ::4, ::4].contiguous(), f"{name}_x2": twice[..., ::4, ::4].contiguous()}
+        drawn = {}
+        if model.sampler is not None:  # two seeded draws of each face from the shipped sampler
+            draws = model.sample(images, observed, 2, generator=torch.Generator().manual_seed(1))  # (4, 2, 3, S, S)
+            drawn = {f"{name}_samples": draws[..., ::4, ::4].contiguous()}
+    return {f"{name}_own": own[..., ::4, ::4].contiguous(), f"{name}_x2": twice[..., ::4, ::4].contiguous(), **drawn}
 
 
 @pytest.mark.parametrize("name", pretrained.available())

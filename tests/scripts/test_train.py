@@ -105,6 +105,12 @@ def test_resume_is_exact(tmp_path, extra, device):
         assert same, f"{k} differs after resume"
     full.pop("peak_rss_gb"), resumed.pop("peak_rss_gb")
     assert full == pytest.approx(resumed, rel=1e-6 if device.type == "cpu" else 1e-3)
+    # the card counts the minutes of both runs: the checkpoint's, then the resumed run's own
+    before = json.loads((checkpoint / "step.json").read_text())["minutes"]
+    card = (resumed_dir / "README.md").read_text()
+    line = next(x for x in card.splitlines() if "steps of batch" in x)
+    assert before > 0 and "(resumed at step 3; the minutes of every run)" in line
+    assert float(line.split(" in ")[1].split(" min")[0]) >= round(before, 1)
 
 
 def test_ema_export_is_the_average_and_flips_change_training(tmp_path):
