@@ -25,13 +25,16 @@ from typing import Any
 
 import safetensors.torch
 import yaml
-from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download, split_torch_state_dict_into_shards
+from huggingface_hub.utils import EntryNotFoundError
 from torch import nn
 
 from hypersiren.prior import pretrained
 from hypersiren.prior.model_card import model_card
 
 WEIGHTS_NAME = "model.safetensors"
+INDEX_NAME = "model.safetensors.index.json"  # the Hub's layout of a sharded checkpoint (transformers, diffusers)
+MAX_SHARD_SIZE = "20MB"  # an export above it is written as model-0000k-of-0000n.safetensors + the index
 CONFIG_NAME = "config.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _CHECKPOINT = re.compile(r"^checkpoint-\d+$")
@@ -101,9 +104,10 @@ def strip_wrapper_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
 class HubCheckpoints(PyTorchModelHubMixin):
     """``save_pretrained`` / ``from_pretrained`` for an ``nn.Module`` whose ``config`` is a flat dataclass.
 
-    huggingface_hub's mixin with the house's rules: ``model.safetensors`` (no pickle) written to a temporary file
-    and renamed, the flat ``config.json``, strict loading with the reason in a :class:`CheckpointError`, the
-    sources of :func:`resolve`, and a model card that states only what is known. A subclass sets
+    huggingface_hub's mixin with the house's rules: ``model.safetensors`` (no pickle; above :data:`MAX_SHARD_SIZE`
+    shards and their index in the Hub's layout), each file written to a temporary file and renamed, the flat
+    ``config.json``, strict loading with the reason in a :class:`CheckpointError`, the sources of :func:`resolve`,
+    and a model card that states only what is known. A subclass sets
     :attr:`config_class` and takes ``config`` as its constructor's argument.
     """
 
@@ -139,9 +143,19 @@ class HubCheckpoints(PyTorchModelHubMixin):
 
     def _save_pretrained(self, save_directory: Path) -> None:
         save_directory = Path(save_directory)
-        tmp = save_directory / (WEIGHTS_NAME + ".tmp")
-        safetensors.torch.save_model(self, str(tmp))
-        os.replace(tmp, save_directory / WEIGHTS_NAME)  # never a half-written model.safetensors
+        state = self.state_dict()
+        split = split_torch_state_dict_into_shards(state, filename_pattern="model{suffix}.safetensors",
+                                                   max_shard_size=MAX_SHARD_SIZE)  # fmt: skip
+        for filename, keys in split.filename_to_tensors.items():
+            _replace(save_directory / filename, lambda tmp, keys=keys: safetensors.torch.save_file(
+                {k: state[k].contiguous() for k in keys}, str(tmp), metadata={"format": "pt"}))  # fmt: skip
+        index = {"metadata": split.metadata, "weight_map": split.tensor_to_filename}
+        if split.is_sharded:  # the index last: whoever reads it finds every shard complete
+            _replace(save_directory / INDEX_NAME, lambda tmp: tmp.write_text(json.dumps(index, indent=2) + "\n"))
+        stale = {INDEX_NAME} if not split.is_sharded else set()
+        stale |= {p.name for p in save_directory.glob("model*.safetensors")} - set(split.filename_to_tensors)
+        for name in stale:  # an earlier export's other layout
+            (save_directory / name).unlink(missing_ok=True)
         (save_directory / CONFIG_NAME).write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
 
     @classmethod
@@ -162,30 +176,58 @@ class HubCheckpoints(PyTorchModelHubMixin):
             raise CheckpointError(f"no {CONFIG_NAME} found for {model_id!r}")
         model = cls(**model_kwargs)
         if os.path.isdir(model_id):
-            model_file = os.path.join(model_id, WEIGHTS_NAME)
+            index = os.path.join(model_id, INDEX_NAME)
+            model_file = index if os.path.isfile(index) else os.path.join(model_id, WEIGHTS_NAME)
         else:
-            model_file = hf_hub_download(
-                repo_id=model_id,
-                filename=WEIGHTS_NAME,
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                token=token,
-                local_files_only=local_files_only,
-            )
+            hub = dict(repo_id=model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                       token=token, local_files_only=local_files_only)  # fmt: skip
+            try:
+                model_file = hf_hub_download(filename=WEIGHTS_NAME, **hub)
+            except EntryNotFoundError:  # a sharded export: the index, then each shard into the same snapshot
+                model_file = hf_hub_download(filename=INDEX_NAME, **hub)
+                for shard in sorted(set(_weight_map(Path(model_file)).values())):
+                    hf_hub_download(filename=shard, **hub)
         load_weights(model, model_file, strict=strict)
         return model.to(map_location).eval()
 
 
-def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
-    """Load ``model.safetensors`` into ``model``, raising :class:`CheckpointError` with the reason."""
-    path = Path(path)
+def _replace(path: Path, write) -> None:
+    """``write(tmp)`` a file beside ``path``, then rename it there: never a half-written ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _weight_map(index: Path) -> dict[str, str]:
+    """The tensor -> shard file map of a ``model.safetensors.index.json``."""
+    try:
+        return dict(json.loads(index.read_text())["weight_map"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"cannot read {index}: not a safetensors index ({err})") from None
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"no weights file {path}")
     try:
-        state = safetensors.torch.load_file(str(path))
+        return safetensors.torch.load_file(str(path))
     except Exception as err:  # safetensors raises SafetensorError / OSError for truncated or corrupt files
         raise CheckpointError(f"cannot read {path}: corrupt or truncated safetensors file ({err})") from None
+
+
+def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
+    """Load ``model.safetensors``, or every shard named by a ``model.safetensors.index.json``, into ``model``,
+    raising :class:`CheckpointError` with the reason."""
+    path = Path(path)
+    if path.name.endswith(".index.json"):
+        weight_map = _weight_map(path)
+        state = {}
+        for shard in sorted(set(weight_map.values())):
+            state.update(_read_safetensors(path.parent / shard))
+        if set(state) != set(weight_map):
+            raise CheckpointError(f"{path}: the shards do not hold the tensors the index names")
+    else:
+        state = _read_safetensors(path)
     state = strip_wrapper_prefix(state)  # a checkpoint-N/ of a several-process run holds DDP's `module.` keys
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))

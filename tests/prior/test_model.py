@@ -384,3 +384,46 @@ def test_cuda_forward_matches_the_cpu_and_bf16_encoder_runs(hypernet):
         bf16 = model(images.cuda(), observed.cuda(), encoder_dtype=torch.bfloat16).images
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-4)
     assert bf16.dtype == torch.float32 and (bf16.cpu() - cpu).abs().max() < 0.1, "bf16 encoder, fp32 SIREN"
+
+
+def test_an_export_above_the_shard_size_is_sharded_in_the_hubs_layout_and_loads_strictly(tmp_path, monkeypatch):
+    """Above MAX_SHARD_SIZE the weights go into model-0000k-of-0000n.safetensors + model.safetensors.index.json (the
+    shipped celeba32 with its sampler: 37 MB in two shards); they load from a folder and through the Hub's download,
+    a missing shard is an error naming it, and a later unsharded export removes the shards."""
+    import huggingface_hub.hub_mixin as hub_mixin
+    from huggingface_hub.utils import EntryNotFoundError
+
+    import hypersiren.prior.checkpoints as checkpoints_module
+
+    monkeypatch.setattr(checkpoints_module, "MAX_SHARD_SIZE", "20KB")
+    model = HyperSiren(HyperSirenConfig.tiny()).eval()
+    model.save_pretrained(tmp_path / "snapshot")
+    shards = sorted(p.name for p in (tmp_path / "snapshot").glob("model-*.safetensors"))
+    assert len(shards) >= 2 and not (tmp_path / "snapshot" / "model.safetensors").exists(), shards
+    index = json.loads((tmp_path / "snapshot" / "model.safetensors.index.json").read_text())["weight_map"]
+    assert set(index) == set(model.state_dict()) and set(index.values()) == set(shards)
+    images, observed = _batch(16)
+    expected = model(images, observed).images
+    assert torch.equal(HyperSiren.from_pretrained(tmp_path / "snapshot")(images, observed).images, expected)
+
+    calls = []
+
+    def fake_download(repo_id, filename, **kwargs):  # the Hub: no model.safetensors in a sharded repo
+        calls.append(filename)
+        if not (tmp_path / "snapshot" / filename).is_file():
+            raise EntryNotFoundError(f"{filename} not in {repo_id}")
+        return str(tmp_path / "snapshot" / filename)
+
+    monkeypatch.setattr(hub_mixin, "hf_hub_download", fake_download)
+    monkeypatch.setattr(checkpoints_module, "hf_hub_download", fake_download)
+    loaded = HyperSiren.from_pretrained("someone/hypersiren-sharded")
+    assert torch.equal(loaded(images, observed).images, expected)
+    assert {"model.safetensors", "model.safetensors.index.json", *shards} <= set(calls)
+
+    (tmp_path / "snapshot" / shards[-1]).unlink()
+    with pytest.raises(CheckpointError, match=shards[-1]):
+        HyperSiren.from_pretrained(tmp_path / "snapshot")
+    monkeypatch.setattr(checkpoints_module, "MAX_SHARD_SIZE", "5GB")
+    model.save_pretrained(tmp_path / "snapshot")
+    assert {p.name for p in (tmp_path / "snapshot").glob("model*")} == {"model.safetensors"}
+    assert torch.equal(HyperSiren.from_pretrained(tmp_path / "snapshot")(images, observed).images, expected)

@@ -1,7 +1,8 @@
 """The priors shipped inside the package, by name: ``HyperSiren.from_pretrained("celeba32")``.
 
 Every subfolder of this folder that holds a ``config.json`` is a shipped prior, named after the folder
-(``celeba32/``, ``celeba64/``: ``config.json``, ``model.safetensors``, ``README.md`` model card). Nothing here is
+(``celeba32/``, ``celeba64/``: ``config.json``, ``model.safetensors`` or, above 20 MB, its shards and
+``model.safetensors.index.json`` (the Hub's layout), ``README.md`` model card). Nothing here is
 hard-coded, so a prior added later is found the same way.
 
     >>> import hypersiren.prior.pretrained
