@@ -110,9 +110,10 @@ def respond_samples(
     """
     value = value or {}
     text = "" if seed is None or (isinstance(seed, float) and math.isnan(seed)) else str(seed).strip()
-    if text and not text.lstrip("-").split(".")[0].isdigit():
+    try:
+        chosen = int(text) if text else None  # the page's seed box is text: empty, or a whole number
+    except ValueError:
         return f"**The seed must be a whole number or empty**, got {text!r}.", None, None, None, None
-    chosen = int(float(text)) if text else None
     r, message = attempt("sample", model, model_line, lambda: sample(
         model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(num_samples),
         chosen, int(scale) if larger else None, bool(align)))  # fmt: skip

@@ -193,3 +193,7 @@ def test_sampling_handler_and_its_messages(model, sampler_model):
     assert "no sampler" in status and rest == [None] * 4
     status, *rest = respond_samples(sampler_model, "", {"background": _picture()}, "center", num_samples=40)
     assert "1 to 16" in status
+    status, *rest = respond_samples(sampler_model, "", {"background": _picture()}, "center", seed="abc")
+    assert "seed must be a whole number" in status and rest == [None] * 4
+    status, *rest = respond_samples(sampler_model, "", {"background": _picture()}, "center", num_samples=2, seed=" 7 ")
+    assert "**seed 7**" in status  # the page's text box
