@@ -94,9 +94,9 @@ def build(model: HyperSiren | None, model_line: str):
                                     elem_id="rendered")  # fmt: skip
         with gr.Row():
             pictures_out = gr.Gallery(label="samples: your picture at its own size", columns=4, height=300,
-                                      elem_id="sample_pictures")  # fmt: skip
+                                      format="png", elem_id="sample_pictures")  # fmt: skip
             squares_out = gr.Gallery(label="samples on the model's grid", columns=4, height=300, elem_id="samples",
-                                     elem_classes="pixelated")  # fmt: skip
+                                     format="png", elem_classes="pixelated")  # fmt: skip
             uncertainty_out = gr.Image(label="where the samples disagree (std: blue sure, red unsure)", format="png",
                                        height=300, elem_id="uncertainty", elem_classes="pixelated")  # fmt: skip
         files = gr.File(label="download", file_count="multiple", elem_id="download")
