@@ -83,6 +83,7 @@ class TrainConfig(HyperSirenConfig):
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
     # the sampler (model field sampler != none): trained with the mean prior frozen, started from init_from
     train_sampler: bool = False  # train only the sampler (the mean prior's encoder, hypernetwork and SIREN frozen)
+    sampler_prior_only: bool = False  # train only its prior over z (posterior and encoder frozen; render_pixels: 1)
     sampler_kl: float = 0.01  # weight of its KL term (per image, summed over the latent)
     sampler_flow: float = 1.0  # weight of its prior's loss (the flow's velocity MSE)
     # run
@@ -130,6 +131,8 @@ class TrainConfig(HyperSirenConfig):
              "resume_from)"),
             (not self.train_sampler or self.sampler != "none",
              "train_sampler trains the model's sampler: set sampler (flow or gaussian) too"),
+            (not self.sampler_prior_only or self.train_sampler,
+             "sampler_prior_only trains the sampler's prior alone: set train_sampler too"),
             (0 <= self.context_empty_prob <= 1,
              f"context_empty_prob must lie in [0, 1], got {self.context_empty_prob}"),
         ]:  # fmt: skip
@@ -181,7 +184,9 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         accelerator.print(f"initialised from {cfg.init_from}")
     if cfg.train_sampler:  # the mean prior stays as it is: inpaint and render keep their numbers
         model.requires_grad_(False)
-        model.sampler.requires_grad_(True)
+        # prior only: the latent the posterior gives stays put and the flow learns it, at the cost of its own
+        # small network (nothing it learns needs the rendering: render_pixels 1 makes that nearly free)
+        (model.sampler.prior if cfg.sampler_prior_only else model.sampler).requires_grad_(True)
     elif model.sampler is not None:  # training the mean prior of a model with a sampler leaves the sampler as it is
         model.sampler.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)

@@ -234,6 +234,22 @@ def test_sampler_training_keeps_the_mean_prior_and_resumes_exactly(tmp_path):
         celeba.main(_cfg(tmp_path, "--train_sampler=true"))
 
 
+def test_sampler_prior_only_trains_the_flow_alone(tmp_path):
+    """sampler_prior_only: from a model with a sampler, only the prior over z moves; the posterior, the sampler's
+    encoder and the mean prior keep every bit."""
+    celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP, "--max_steps=2"))
+    celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP, *SAMPLER, f"--init_from={tmp_path / 'run'}", "--max_steps=2",
+                     f"--output_dir={tmp_path / 's'}"))  # fmt: skip
+    before = HyperSiren.from_pretrained(tmp_path / "s").state_dict()
+    celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP, *SAMPLER, f"--init_from={tmp_path / 's'}", "--render_pixels=1",
+                     "--sampler_prior_only=true", f"--output_dir={tmp_path / 'p'}"))  # fmt: skip
+    after = HyperSiren.from_pretrained(tmp_path / "p").state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("sampler.prior.") for k in moved), sorted(moved)[:5]
+    with pytest.raises(ConfigError, match="sampler_prior_only"):
+        celeba.main(_cfg(tmp_path, "--sampler_prior_only=true"))
+
+
 def test_resume_latest_without_checkpoint_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no complete checkpoint"):
         celeba.main(_cfg(tmp_path, "--resume_from=latest"))
