@@ -12,6 +12,7 @@ If the posterior's completions are far better than the mean, the latent carries 
 is what to train; if not, the latent carries little and no prior can give diverse samples.
 
     python bench/probes/sampler_latent.py --data ../shared/data/celeba32/val.npz --limit 390 --steps 8 16 32
+    python bench/probes/sampler_latent.py --temperature 1.5   # the flow started from wider noise
 
 The faces are read at the model's side (64x64 files are resampled by the model). Nothing is written. The last
 line is the result.
@@ -77,7 +78,7 @@ def main(args: argparse.Namespace) -> str:
             rows.setdefault(name, []).append(score(out))
         for steps in args.steps:
             rep = contracted.repeat(args.k)  # (B K, ...), image-major
-            z = s.prior.sample(rep.deep, s.noise(len(rep.deep), size), steps)
+            z = s.prior.sample(rep.deep, args.temperature * s.noise(len(rep.deep), size), steps)
             out = model.decode(model.generate(s.encoder.expand(rep, z)), size, size).unflatten(0, (len(xb), args.k))
             per = torch.stack([score(out[:, j]) for j in range(args.k)], 1)  # (B, K)
             rows.setdefault(f"prior {steps} steps: per sample", []).append(per.mean(1))
@@ -115,6 +116,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=390, help="the first N faces (default 390)")
     p.add_argument("--steps", type=int, nargs="+", default=[8], help="Euler steps of the prior to try (default 8)")
     p.add_argument("--k", type=int, default=10, help="draws per face (default 10)")
+    p.add_argument("--temperature", type=float, default=1.0, help="scale the flow's starting noise (default 1)")
     p.add_argument("--batch", type=int, default=65, help="faces per batch (default 65)")
     return p.parse_args(argv)
 
