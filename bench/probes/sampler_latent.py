@@ -14,7 +14,7 @@ is what to train; if not, the latent carries little and no prior can give divers
     python bench/probes/sampler_latent.py --data ../shared/data/celeba32/val.npz --limit 390 --steps 8 16 32
     python bench/probes/sampler_latent.py --temperature 1.5   # the flow started from wider noise
 
-The faces are read at the model's side (64x64 files are resampled by the model). Nothing is written. The last
+The faces are read at the model's side, as eval/inpaint.py reads them. Nothing is written. The last
 line is the result.
 """
 
@@ -26,24 +26,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from hypersiren import HyperSiren  # noqa: E402
+from hypersiren.data.celeba import all_images, celeba_dataset  # noqa: E402
 from hypersiren.data.images import to_model_range  # noqa: E402
 from hypersiren.masks.kinds import make_observed  # noqa: E402
 from hypersiren.metrics.image import psnr, to_unit  # noqa: E402
-
-
-def _faces(path: str, limit: int, size: int) -> torch.Tensor:
-    images = torch.from_numpy(np.load(path)["images"][:limit]).permute(0, 3, 1, 2)  # (N, 3, H, W) uint8
-    x = to_model_range(images)
-    if x.shape[-1] != size:
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
-    return x
 
 
 def _score(y: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -58,7 +50,7 @@ def main(args: argparse.Namespace) -> str:
     if model.sampler is None:
         raise SystemExit(f"{args.model}: no sampler")
     size = model.config.image_size
-    x = _faces(args.data, args.limit, size)
+    x = to_model_range(all_images(celeba_dataset(args.data, "val", size, args.limit)))  # (N, 3, S, S)
     observed = make_observed("center", len(x), size, size, center_frac=0.5)
     hole = ~observed
     rows: dict[str, list[torch.Tensor]] = {}
@@ -111,7 +103,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default="celeba32", help="a prior with a sampler: name or folder (default celeba32)")
     p.add_argument(
-        "--data", default="../shared/data/celeba32/val.npz", help="faces (an .npz with images (N, H, W, 3) uint8)"
+        "--data", default="../shared/data/celeba32/val.npz", help="faces: any source eval/inpaint.py reads (val split)"
     )
     p.add_argument("--limit", type=int, default=390, help="the first N faces (default 390)")
     p.add_argument("--steps", type=int, nargs="+", default=[8], help="Euler steps of the prior to try (default 8)")
