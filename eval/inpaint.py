@@ -14,7 +14,8 @@ completed image (:func:`hypersiren.metrics.inpainting_metrics`). ``--protocol pa
 1000 (Bernoulli p = N / (H W) as the official test; ``--context_sampling exact``: the CNP protocol), half and
 full beside the paper's numbers; ``--method`` a classical fill (:mod:`hypersiren.inpaint.classical`) under the
 same masks; ``--image`` one picture of any size, written at its own size with the hole completed as
-``OUT/{name}_completed.png`` (every pixel beyond ``--blend_band`` of the hole as it was; ``--align``, the default,
+``OUT/{name}_completed.png`` (every pixel beyond ``--blend_band`` of the hole as it was, the completion met by
+``--blend``: Poisson by default; ``--align``, the default,
 frames a face as CelebA's first), and the model's square as ``_observed{S}.png``, ``_completed{S}.png`` and
 ``_rendered{R}.png``. The work is the library's: :mod:`hypersiren.inpaint.pipeline`,
 :mod:`hypersiren.app.sources`, :mod:`hypersiren.app.figures`, :mod:`hypersiren.app.reports`.
@@ -29,11 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
 from hypersiren.app import scripts
-from hypersiren.app.figures import inpainting_grid, samples_grid
+from hypersiren.app.figures import inpainting_grid, picture_samples_figure, samples_grid, uncertainty_colours
 from hypersiren.app.reports import (
     csv_rows,
     fmt,
@@ -46,19 +48,22 @@ from hypersiren.app.reports import (
     write_json,
 )
 from hypersiren.app.sources import load_images, load_model, model_image_size
-from hypersiren.data import IMAGE_SUFFIXES, to_model_range
+from hypersiren.data import IMAGE_SUFFIXES, source_side, to_model_range
 from hypersiren.fitting.signals import save_image
 from hypersiren.inpaint import check_hole, classical, load_picture
-from hypersiren.inpaint.photo import complete_picture
-from hypersiren.inpaint.pipeline import PAPER, RefineOptions, evaluate, settings
+from hypersiren.inpaint.composite import BLENDS
+from hypersiren.inpaint.nearest_faces import NearestFaces
+from hypersiren.inpaint.photo import complete_picture, sample_picture
+from hypersiren.inpaint.pipeline import HOLE_COLOUR, PAPER, RefineOptions, evaluate, settings
 from hypersiren.inpaint.sampling import evaluate_samples
 from hypersiren.masks import KINDS, make_observed
 from hypersiren.metrics import inpainting_metrics, perceptual
 from hypersiren.metrics.frechet import frechet_alexnet
 from hypersiren.metrics.image import psnr, to_unit
-from hypersiren.utils import ConfigError, config, seeds
+from hypersiren.utils import ConfigError, config, native_bf16, seeds
 
 USAGE = "eval/inpaint.py [--config FILE] [--key value ...]"
+NEAREST_FACES, NEAREST_POOL = "nearest_faces", 20
 LPIPS = "alexnet v0.1, upsampled to 64"
 
 
@@ -68,13 +73,16 @@ class InpaintConfig:
 
     # what completes, and what
     model: str | None = None  # a shipped prior's name, a checkpoint folder or a Hub id (None: the shipped one)
-    method: str = "model"  # model | mean | nearest | linear | biharmonic (a classical fill, no model loaded)
+    # model | nearest_faces (the classical sampler: K of the 20 training faces nearest on the observed pixels) | mean |
+    # nearest | linear | biharmonic (a classical fill); no model is loaded for the classical ones
+    method: str = "model"
+    nearest_data: str | None = None  # --method nearest_faces: the training faces (None: the train split of --data)
     data: str | None = None  # npz, folder or Hub id (None: CelebA on the Hub; offline the bundled demo images)
     split: str = "test"  # train | val | test
     image: str | None = None  # complete this one picture (any size) instead of a data set
     image_size: int | None = None  # evaluation side (None: the model's; another side is resampled)
     hires_data: str | None = None  # the same faces at a larger side (npz, folder): the SIRENs scored there too
-    hires_size: int | None = None  # the side hires_data is read at (None: twice the evaluation side)
+    hires_size: int | None = None  # the side hires_data is read at (None: an npz's own side, else twice the eval's)
     limit: int | None = None  # evaluate only the first N images
     # masks
     mask: str | None = None  # a hypersiren.masks.kinds kind (None: center, or file with mask_path)
@@ -87,12 +95,17 @@ class InpaintConfig:
     # the model's completion
     batch_size: int = 256  # images per forward pass
     decode_chunk: int = 8  # render the SIRENs this many images at a time (same results)
-    bf16_encoder: bool = True  # the encoder under bf16 autocast (latent within 1%)
+    # the encoder under bf16 autocast (latent within 1%; None: where this machine has bf16 matmuls, AMX or
+    # AVX512-BF16 or a GPU: elsewhere bf16 is emulated and several times slower)
+    bf16_encoder: bool | None = None
     bf16_render: bool = False  # the SIRENs under bf16 autocast too (as trained; faster only for wide SIRENs)
     render_size: int | None = None  # also render the SIRENs at this side in the figure (--image: 8x)
     align: bool = True  # --image: frame a face as CelebA's are (OpenCV, the [align] extra); --no_align: not
-    blend_band: int = 3  # --image: pixels around the hole across which the completion fades into the picture
-    samples: int = 0  # also draw K completions per face and score them (a prior with a sampler; >= 2)
+    blend: str = "poisson"  # --image: how the completion meets the picture: poisson (gradient domain) | linear (a fade)
+    blend_band: int = 3  # --image: the pixels around the hole (Euclidean distance) that the blend may change
+    # also draw K completions per face and score them (a prior with a sampler, or nearest_faces; >= 2); with --image,
+    # K completed pictures at their own size, their per-pixel standard deviation and a figure (seeded by --seed)
+    samples: int = 0
     frechet_reference: str | None = None  # real faces for the Frechet distance (None: the next faces of --data)
     refine_steps: int = 0  # test-time Adam steps on the observed pixels
     refine_lr: float = 1e-2  # Adam learning rate of the refinement
@@ -107,7 +120,7 @@ class InpaintConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first bad field."""
-        methods = ("model", *classical.METHODS)
+        methods = ("model", NEAREST_FACES, *classical.METHODS)
         picture = self.data is not None and Path(self.data).suffix.lower() in IMAGE_SUFFIXES
         for ok, message in [
             (self.method in methods, f"unknown --method {self.method!r}: one of {', '.join(methods)}"),
@@ -117,6 +130,7 @@ class InpaintConfig:
             (min(self.batch_size, self.decode_chunk, self.limit or 1, self.render_size or 1, self.image_size or 1) > 0,
              "--batch_size, --decode_chunk, --limit, --render_size and --image_size must be positive"),
             (self.blend_band >= 0, f"--blend_band is a width in pixels, >= 0, not {self.blend_band}"),
+            (self.blend in BLENDS, f"--blend is one of {', '.join(BLENDS)}, not {self.blend!r}"),
             (self.method == "model" or not self.refine_steps, f"--refine_steps acts on the model's SIRENs; --method "
              f"{self.method} is a classical fill with none (use --method model)"),
             (self.method == "model" or not self.render_size, f"--render_size acts on the model's SIRENs; --method "
@@ -124,8 +138,13 @@ class InpaintConfig:
             (self.image is None or (self.data is None and self.protocol is None),
              "--image completes one picture: --data and --protocol do not apply to it"),
             (self.image is None or self.method == "model", "--image completes a picture with --method model"),
-            (self.samples == 0 or (self.samples >= 2 and self.method == "model" and self.image is None),
-             "--samples K draws K >= 2 completions per face of a data set from the model's sampler"),
+            (self.method != NEAREST_FACES or not self.hires_data, "--hires_data scores SIRENs: use --method model"),
+            (self.samples == 0 or (self.samples >= 2 and self.method in ("model", NEAREST_FACES)),
+             "--samples K draws K >= 2 completions per face from the model's sampler (or --method nearest_faces)"),
+            (self.image is None or self.samples == 0 or self.refine_steps == 0,
+             "--image --samples draws from the sampler: --refine_steps does not apply"),
+            (self.method != NEAREST_FACES or self.samples <= NEAREST_POOL,
+             f"--method nearest_faces draws at most {NEAREST_POOL} completions per face, not {self.samples}"),
             (self.hires_data is None or (self.method == "model" and self.image is None),
              "--hires_data scores the model's SIRENs on a data set at a larger side (--method model, no --image)"),
             (not (picture and Path(self.data).is_file()),
@@ -157,6 +176,12 @@ def main(cfg: InpaintConfig) -> dict:
     if cfg.image is not None:
         return complete_image(cfg, model, name)
     size = cfg.image_size or (model.config.image_size if model else model_image_size(cfg.model))
+    if cfg.method == NEAREST_FACES:
+        faces, faces_name = load_images(nearest_source(cfg), "train", size)
+        model, name = (
+            NearestFaces(faces.to(cfg.device), NEAREST_POOL),
+            f"the nearest of {len(faces):,} {faces_name} faces",
+        )
     plan = settings(cfg.protocol, cfg.kind, cfg.num_context, cfg.context_sampling, size)
 
     def masks(index: int, n: int) -> torch.Tensor:  # (n, 1, S, S), seeded by (seed, setting)
@@ -172,7 +197,8 @@ def main(cfg: InpaintConfig) -> dict:
     print(f"data: {data_name} at {size}x{size}; {'model' if model else 'method'}: {name}")
     hires = None
     if cfg.hires_data is not None:
-        hires, hires_name = load_images(cfg.hires_data, cfg.split, cfg.hires_size or 2 * size, cfg.limit)
+        side = cfg.hires_size or source_side(cfg.hires_data, cfg.split) or 2 * size
+        hires, hires_name = load_images(cfg.hires_data, cfg.split, side, cfg.limit)
         if len(hires) != len(images):
             raise ConfigError(f"--hires_data {hires_name} has {len(hires)} images, --data {len(images)}: not the same")
         print(f"hires: {hires_name} at {hires.shape[-1]}x{hires.shape[-1]} (renderings there, bicubic beside)")
@@ -181,7 +207,7 @@ def main(cfg: InpaintConfig) -> dict:
         lpips_model.to(cfg.device)
     reference = None
     if cfg.samples:
-        if model.sampler is None:
+        if getattr(model, "sampler", True) is None:
             raise ConfigError(f"--samples: {name} has no sampler (it completes with its mean only)")
         reference = frechet_reference(cfg, size, len(images))
     out = Path(cfg.out)
@@ -190,7 +216,7 @@ def main(cfg: InpaintConfig) -> dict:
     for index, (key, kind, num_context) in enumerate(plan):
         observed, t = masks(index, len(images)), time.perf_counter()
         per_image, shown = evaluate(images, observed, model, method=cfg.method, batch_size=cfg.batch_size,
-                                    chunk=cfg.decode_chunk, encoder_dtype=torch.bfloat16 if cfg.bf16_encoder else None,
+                                    chunk=cfg.decode_chunk, encoder_dtype=torch.bfloat16 if bf16_encoder(cfg) else None,
                                     render_dtype=torch.bfloat16 if cfg.bf16_render else None,
                                     refine_options=cfg.refine_options, seed=cfg.seed, render_size=cfg.render_size,
                                     lpips_model=lpips_model, device=cfg.device, hires=hires)  # fmt: skip
@@ -206,7 +232,7 @@ def main(cfg: InpaintConfig) -> dict:
                                                     out / f"samples_{key}.png", title)  # fmt: skip
     results["meta"] = {"data": data_name, "method": cfg.method, "model": name if model else None, "image_size": size,
                        "seed": cfg.seed, "lpips": LPIPS if lpips_model else "unavailable",
-                       "refine": cfg.refine_options._asdict(), "bf16_encoder": cfg.bf16_encoder,
+                       "refine": cfg.refine_options._asdict(), "bf16_encoder": bf16_encoder(cfg),
                        "bf16_render": cfg.bf16_render,
                        "seconds": round(time.perf_counter() - t0, 2),
                        "cpu_seconds": round(time.process_time() - cpu0, 2), "threads": torch.get_num_threads(),
@@ -225,6 +251,24 @@ def main(cfg: InpaintConfig) -> dict:
           f"PSNR(missing) {fmt(first['psnr_missing'], 2)} dB, SSIM {fmt(first['ssim'], 3)}, LPIPS "
           f"{fmt(first['lpips'], 3)} in {results['meta']['seconds']:.1f} s -> {out / 'metrics.json'}")  # fmt: skip
     return results
+
+
+def bf16_encoder(cfg: InpaintConfig) -> bool:
+    """``--bf16_encoder``, or where unset whether this machine computes bf16 natively."""
+    return cfg.bf16_encoder if cfg.bf16_encoder is not None else native_bf16(cfg.device)
+
+
+def nearest_source(cfg: InpaintConfig) -> str | None:
+    """Where ``--method nearest_faces`` finds its training faces: ``--nearest_data``, else the train split of
+    ``--data`` (the folder of an ``.npz`` file given as ``--data``: never the evaluated file itself)."""
+    if cfg.nearest_data is not None:
+        return cfg.nearest_data
+    if cfg.data is not None and Path(cfg.data).suffix == ".npz":
+        folder = Path(cfg.data).parent
+        if not any((folder / f"{name}.npz").is_file() for name in ("train", "train_hires")):
+            raise ConfigError(f"--method nearest_faces: no train.npz beside {cfg.data}: give --nearest_data")
+        return str(folder)
+    return cfg.data
 
 
 def frechet_reference(cfg: InpaintConfig, size: int, n: int) -> torch.Tensor:
@@ -271,7 +315,9 @@ def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
         print(f"warning: {picture.marked_outside:.0%} of the mask lies outside that square and is kept as it was")
     if kind != "full":
         check_hole(picture.observed if observed is None else observed)
-    done = complete_picture(model, picture, observed, render_size, cfg.refine_options, cfg.blend_band)
+    if cfg.samples:
+        return sample_image(cfg, model, name, picture, observed)
+    done = complete_picture(model, picture, observed, render_size, cfg.refine_options, cfg.blend_band, blend=cfg.blend)
     lpips_model = perceptual.load_lpips(cfg.lpips_weights) if cfg.lpips else None
     outputs = {"": (done.raw, done.completed, done.picture)}
     if done.refined is not None:
@@ -310,7 +356,7 @@ def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
                   frame={"kind": frame.kind, "centre": [round(v, 2) for v in frame.centre],
                          "side": round(frame.side, 2), "angle_degrees": round(math.degrees(frame.angle), 2)},
                   mask_outside_crop=round(picture.marked_outside, 4), render_size=render_size,
-                  blend_band=cfg.blend_band, notes=list(picture.notes), files=written)  # fmt: skip
+                  blend=cfg.blend, blend_band=cfg.blend_band, notes=list(picture.notes), files=written)  # fmt: skip
     results = {"image": result, "meta": {"image": str(cfg.image), "model": name, "image_size": size, "seed": cfg.seed,
                "refine": {"steps": cfg.refine_steps, "lr": cfg.refine_lr}, "lpips": LPIPS if lpips_model else
                "unavailable", "seconds": round(time.perf_counter() - t0, 2), "definitions": "the picture is its own "
@@ -321,6 +367,57 @@ def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
           f"model's {size}x{size} square: {result['num_missing']}, {kind}): PSNR over the hole "
           f"{fmt(result.get('picture_psnr_missing'), 2)} dB -> {out / written[0]} ({width}x{height}); "
           f"{', '.join(written[1:4])}")  # fmt: skip
+    return results
+
+
+def sample_image(cfg: InpaintConfig, model, name: str, picture, observed: torch.Tensor | None) -> dict:
+    """``--image --samples K``: K completions of one picture at its own size (each a draw of the sampler, seeded by
+    ``--seed`` as on the page), their per-pixel standard deviation and a figure, beside the mean completion."""
+    if model.sampler is None:
+        raise ConfigError(f"--samples: {name} has no sampler (it completes with its mean only)")
+    t0 = time.perf_counter()
+    gen = torch.Generator(cfg.device).manual_seed(cfg.seed)
+    drawn = sample_picture(model, picture, observed, cfg.samples, gen, band=cfg.blend_band, blend=cfg.blend)
+    mean = complete_picture(model, picture, observed, band=cfg.blend_band, blend=cfg.blend)
+    stack = np.stack(drawn.pictures).astype(np.float64) / 255  # (K, H, W, 3)
+    std = stack.std(0).mean(-1)  # (H, W): the draws' standard deviation, averaged over the channels
+    hole = mean.hole
+    out, stem = Path(cfg.out), Path(cfg.image).stem
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, image in enumerate(drawn.pictures):
+        written.append(f"{stem}_sample{i + 1}_seed{cfg.seed}.png")
+        Image.fromarray(image).save(out / written[-1])
+    written.append(f"{stem}_uncertainty_seed{cfg.seed}.png")
+    colours = (uncertainty_colours(torch.from_numpy(std)) * 255).round().to(torch.uint8).numpy()
+    Image.fromarray(colours).save(out / written[-1])
+    shown = np.where(hole[..., None], np.array(HOLE_COLOUR, dtype=np.uint8), picture.pixels)
+    panels = {"observed": shown, "mean": mean.picture, **{f"sample {i + 1}": p for i, p in enumerate(drawn.pictures)}}
+    picture_samples_figure(panels, std, out / f"samples_{stem}.png", f"{Path(cfg.image).name} | {cfg.kind} | {name} | "
+                           f"{cfg.samples} samples, seed {cfg.seed}")  # fmt: skip
+    truth = torch.from_numpy(picture.pixels.astype(np.float64) / 255).permute(2, 0, 1)[None]  # (1, 3, H, W)
+    region = torch.from_numpy(hole)[None, None]
+    each = [float(psnr(torch.from_numpy(s).permute(2, 0, 1)[None], truth, region)) for s in stack]
+    result = {"samples": cfg.samples, "seed": cfg.seed, "picture_missing": int(hole.sum()),
+              "sample_psnr_missing": each, "std_missing": float(std[hole].mean()) if hole.any() else math.nan,
+              "source_size": list(picture.source_size), "blend": cfg.blend, "blend_band": cfg.blend_band,
+              "files": written}  # fmt: skip
+    results = {
+        "image": result,
+        "meta": {
+            "image": str(cfg.image),
+            "model": name,
+            "seed": cfg.seed,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "definitions": "each sample is the picture with its "
+            "hole completed by one draw of the sampler; std: the draws' per-pixel standard deviation on [0, 1]",
+        },
+    }
+    write_json(results, out / "metrics.json")
+    width, height = picture.source_size
+    print(f"drew {cfg.samples} completions of {Path(cfg.image).name} ({width}x{height}, {result['picture_missing']} "
+          f"missing pixels) with seed {cfg.seed}: their standard deviation over the hole {result['std_missing']:.3f} "
+          f"-> {out / written[0]} ... ({width}x{height} each), {written[-1]}, samples_{stem}.png")  # fmt: skip
     return results
 
 

@@ -83,16 +83,16 @@ def write_mp4(path: Path, frames: int = 4, size: int = 32) -> Path:
     return path
 
 
-def tiny_sampler(image_size: int = 16, kind: str = "flow", seed: int = 0):
-    """A tiny grid prior with a sampler whose noise input is not zero (untrained: its draws already differ)."""
+def tiny_sampler(image_size: int = 16, seed: int = 0):
+    """A tiny grid prior with a pixel-flow sampler whose velocity is not zero (untrained: its draws already differ)."""
     import torch
 
     from hypersiren import HyperSiren, HyperSirenConfig
 
     torch.manual_seed(seed)
-    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=image_size, sampler=kind,
-                                   sampler_dim=4, sampler_width=16)  # fmt: skip
+    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=image_size, sampler="pixel_flow",
+                                   sampler_width=8, sampler_stages=1, sampler_steps=2)  # fmt: skip
     model = HyperSiren(config).eval()
     with torch.no_grad():
-        model.sampler.encoder.inject.weight.normal_(0, 0.5)
+        model.sampler.net.out[-1].weight.normal_(0, 0.5)
     return model

@@ -35,9 +35,9 @@ from tqdm.auto import tqdm
 from hypersiren.app import scripts
 from hypersiren.data import DEFAULT_HUB_ID, all_images, celeba_dataset
 from hypersiren.prior import HyperSiren, HyperSirenConfig, training
-from hypersiren.prior.batches import OFFGRID_TARGETS, training_batch
+from hypersiren.prior.batches import OFFGRID_TARGETS, Batch, training_batch
 from hypersiren.prior.ema import EMA
-from hypersiren.prior.losses import prior_loss
+from hypersiren.prior.losses import LossTerms, prior_loss, sampler_loss
 from hypersiren.prior.training import LR_SCHEDULES
 from hypersiren.prior.validation import validate
 from hypersiren.utils import config, generator
@@ -74,8 +74,10 @@ class TrainConfig(HyperSirenConfig):
     context_dense_prob: float = 0.0  # share of images whose missing-pixel count is drawn log-uniformly instead
     context_empty_prob: float = 0.0  # share of images with nothing observed (a sampler that draws new faces)
     render_pixels: int | None = None  # render and supervise this many random pixels per step (None: all, the paper)
-    hires_data: str | None = None  # the same faces at a higher side, same order (off-lattice targets), e.g. celeba64
-    hires_size: int | None = None  # the side hires_data is read at (None: twice image_size)
+    # the same faces at higher sides (off-lattice targets): comma-separated sources, each face read from one that
+    # holds it (by id, else by order), e.g. data/celeba128,data/celeba89 (each at its real resolution)
+    hires_data: str | None = None
+    hires_size: int | None = None  # the side hires_data is read at (None: an npz source's own, else twice image_size)
     offgrid_points: int = 0  # also render this many points off the pixel lattice per step (targets from hires_data)
     offgrid_targets: str = "bilinear"  # bilinear (anywhere, read bilinearly) | pixels (hires pixel centres, exact)
     offgrid_weight: float | None = None  # None: one data term over all points; w: the off-lattice term apart, times w
@@ -83,9 +85,6 @@ class TrainConfig(HyperSirenConfig):
     ema_decay: float | None = None  # validate and export an exponential moving average of the weights (None: off)
     # the sampler (model field sampler != none): trained with the mean prior frozen, started from init_from
     train_sampler: bool = False  # train only the sampler (the mean prior's encoder, hypernetwork and SIREN frozen)
-    sampler_prior_only: bool = False  # train only its prior over z (posterior and encoder frozen; render_pixels: 1)
-    sampler_kl: float = 0.01  # weight of its KL term (per image, summed over the latent)
-    sampler_flow: float = 1.0  # weight of its prior's loss (the flow's velocity MSE)
     # run
     cpu: bool = False  # train on the CPU even where a GPU is (Accelerate's choice otherwise)
     mixed_precision: str = "no"  # no | bf16 | fp16
@@ -130,9 +129,9 @@ class TrainConfig(HyperSirenConfig):
              "train_sampler trains a sampler on a trained mean prior, which stays frozen: give init_from (or "
              "resume_from)"),
             (not self.train_sampler or self.sampler != "none",
-             "train_sampler trains the model's sampler: set sampler (flow or gaussian) too"),
-            (not self.sampler_prior_only or self.train_sampler,
-             "sampler_prior_only trains the sampler's prior alone: set train_sampler too"),
+             "train_sampler trains the model's sampler: set sampler (pixel_flow) too"),
+            (not self.train_sampler or self.offgrid_points == 0,
+             "train_sampler trains the sampler on the model's pixels: offgrid_points does not apply (set it to 0)"),
             (0 <= self.context_empty_prob <= 1,
              f"context_empty_prob must lie in [0, 1], got {self.context_empty_prob}"),
         ]:  # fmt: skip
@@ -167,16 +166,19 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     accelerator.print(f"processes: {accelerator.num_processes} ({accelerator.distributed_type}), "
                       f"device: {accelerator.device}, mixed precision: {cfg.mixed_precision}")  # fmt: skip
     set_seed(cfg.seed)
-    train_images = all_images(celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit))
-    val_images = all_images(celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit))  # (N, C, H, W)
+    train_set = celeba_dataset(cfg.data, "train", cfg.image_size, limit=cfg.train_limit)
+    val_set = celeba_dataset(cfg.data, "val", cfg.image_size, limit=cfg.val_limit)
+    train_images, val_images = all_images(train_set), all_images(val_set)  # (N, C, H, W) uint8
     accelerator.print(f"data: {cfg.data}: {len(train_images)} train, {len(val_images)} val images")
     train_hires = val_hires = None
     if cfg.hires_data is not None:
-        side = cfg.hires_size or 2 * cfg.image_size
-        train_hires = training.same_faces(cfg.hires_data, "train", side, train_images, cfg.train_limit)
-        val_hires = training.same_faces(cfg.hires_data, "val", side, val_images, cfg.val_limit)
-        accelerator.print(f"hires data: {cfg.hires_data}: the same faces at {train_hires.shape[-1]}x"
-                          f"{train_hires.shape[-1]}")  # fmt: skip
+        train_hires = training.hires_sources(cfg.hires_data, "train", train_set, cfg.hires_size, cfg.train_limit)
+        if train_hires is None:
+            raise ConfigError(f"hires_data={cfg.hires_data!r}: no source has a train split")
+        val_set_hires = training.hires_sources(cfg.hires_data, "val", val_set, cfg.hires_size, cfg.val_limit)
+        val_hires = val_set_hires.whole() if val_set_hires is not None else None  # validation renders at one side
+        accelerator.print(f"hires data (train): {train_hires.describe()}; validation at "
+                          f"{val_hires.shape[-1] if val_hires is not None else 'no larger side'}")  # fmt: skip
 
     model = HyperSiren(model_config(cfg))
     if cfg.init_from is not None and not cfg.resume_from:
@@ -184,9 +186,7 @@ def main(cfg: TrainConfig) -> dict[str, float]:
         accelerator.print(f"initialised from {cfg.init_from}")
     if cfg.train_sampler:  # the mean prior stays as it is: inpaint and render keep their numbers
         model.requires_grad_(False)
-        # prior only: the latent the posterior gives stays put and the flow learns it, at the cost of its own
-        # small network (nothing it learns needs the rendering: render_pixels 1 makes that nearly free)
-        (model.sampler.prior if cfg.sampler_prior_only else model.sampler).requires_grad_(True)
+        model.sampler.requires_grad_(True)
     elif model.sampler is not None:  # training the mean prior of a model with a sampler leaves the sampler as it is
         model.sampler.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
@@ -214,18 +214,10 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     model.train()
     for step in bar:
         idx = training.batch_indices(cfg.seed, step, len(train_images), cfg.batch_size, rank, world, accelerator.device)
-        hires = train_hires[idx] if train_hires is not None else None
+        hires = train_hires.batch(idx) if train_hires is not None else None
         batch = training_batch(cfg, step, rank, train_images[idx], hires, accelerator.device)
-        sampler = dict(truth=batch.images, generator=generator(cfg.seed, step, rank, 4, device=accelerator.device))
-        with accelerator.autocast():
-            if batch.points is not None:
-                output = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales,
-                               **(sampler if cfg.train_sampler else {}))  # fmt: skip
-            else:
-                output = model(batch.images, batch.observed, batch.pixels, **(sampler if cfg.train_sampler else {}))
-        apart = batch.lattice if cfg.offgrid_weight is not None else None
-        loss = prior_loss(output, batch.target, cfg.latent_reg, cfg.param_reg, batch.seen, cfg.missing_weight,
-                          cfg.log_mse, cfg.sampler_kl, cfg.sampler_flow, apart, cfg.offgrid_weight)  # fmt: skip
+        loss = step_loss(model, cfg, batch, generator(cfg.seed, step, rank, 4, device=accelerator.device),
+                         accelerator.autocast)  # fmt: skip
         accelerator.backward(loss.total)
         if cfg.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -237,13 +229,14 @@ def main(cfg: TrainConfig) -> dict[str, float]:
 
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.max_steps:
-            record = {"step": done, "loss": loss.total.item(), "mse": loss.mse.item(),
-                      "latent_sq": loss.latent_sq.item(), "params_sq": loss.params_sq.item(),
-                      **({"kl": loss.kl.item(), "flow": loss.flow.item()} if cfg.train_sampler else {}),
-                      **({"mse_offgrid": loss.offgrid.item()} if apart is not None else {}),
+            terms = {"flow": loss.flow} if cfg.train_sampler else {
+                "mse": loss.mse, "latent_sq": loss.latent_sq, "params_sq": loss.params_sq,
+                **({"mse_offgrid": loss.offgrid} if cfg.offgrid_weight is not None else {})}  # fmt: skip
+            record = {"step": done, "loss": loss.total.item(), **{k: v.item() for k, v in terms.items()},
                       "lr": scheduler.get_last_lr()[0],
                       "images_per_s": (done - start) * cfg.batch_size * world / (time.time() - t0)}  # fmt: skip
-            bar.set_postfix(mse=f"{record['mse']:.4f}", ips=f"{record['images_per_s']:.0f}")
+            shown = "flow" if cfg.train_sampler else "mse"
+            bar.set_postfix({shown: f"{record[shown]:.4f}", "ips": f"{record['images_per_s']:.0f}"})
             log(accelerator, log_file, record, cfg.tensorboard)
         out_of_time = False
         if cfg.max_minutes is not None and done % cfg.log_every == 0:  # the main process's clock, told to all: one
@@ -281,6 +274,21 @@ def main(cfg: TrainConfig) -> dict[str, float]:
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     accelerator.print(f"trained to step {done}: {summary}; exported to {out}")
     return metrics
+
+
+def step_loss(model, cfg: TrainConfig, batch: Batch, noise: torch.Generator, autocast) -> LossTerms:
+    """One step's loss: the sampler's flow loss (``train_sampler``), else the prior's (:func:`prior_loss`); the model
+    is called once, under ``autocast``."""
+    with autocast():
+        if cfg.train_sampler:  # the mean prior fixed; the flow learns the step's faces from their mean completions
+            return sampler_loss(model(batch.images, batch.observed, truth=batch.images, generator=noise))
+        if batch.points is not None:
+            output = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
+        else:
+            output = model(batch.images, batch.observed, batch.pixels)
+    apart = batch.lattice if cfg.offgrid_weight is not None else None
+    return prior_loss(output, batch.target, cfg.latent_reg, cfg.param_reg, batch.seen, cfg.missing_weight,
+                      cfg.log_mse, apart, cfg.offgrid_weight)  # fmt: skip
 
 
 def writer(accelerator: Accelerator, cfg: TrainConfig) -> bool:

@@ -1,6 +1,8 @@
 """What a person runs: the demo page and what the scripts in ``train/``, ``eval/`` and ``bench/`` share.
 
-- :mod:`~hypersiren.app.demo`: the Gradio page (``python -m hypersiren.app.demo``, ``hypersiren-demo``).
+- :mod:`~hypersiren.app.demo`: the Gradio page (``python -m hypersiren.app.demo``, ``hypersiren-demo``); its
+  requests (:mod:`~hypersiren.app.requests`, :mod:`~hypersiren.app.sample_request`) and their limits
+  (:mod:`~hypersiren.app.uploads`).
 - :mod:`~hypersiren.app.scripts`: a script's ``__main__``: ``--help``, the config from the command line, one
   ``error:`` line and exit status 2 for bad input.
 - :mod:`~hypersiren.app.sources`: the model and the images an evaluation names.

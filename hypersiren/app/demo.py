@@ -1,6 +1,7 @@
 """A page that shows the prior at work (SIREN Sec. 4.4): pick or upload a picture, paint the hole, watch it complete.
 
     python -m hypersiren.app.demo [--model NAME_OR_DIR] [--port N] [--share]     # or: hypersiren-demo
+    hypersiren-demo --max_side 2048 --queue_size 32 --concurrency 4                 # the page's limits
 
 A Gradio ``Blocks`` page (a Hugging Face Space is this file as ``app.py``), offline, on the CPU, with the
 shipped prior by default. The model sees a square of the picture exactly as ``eval/inpaint.py --image`` does
@@ -15,7 +16,12 @@ The button's API endpoint is ``/complete`` (``gradio_client``: ``Client(url).pre
 num_context, scale, refine_steps, align, api_name="/complete")``, with ``scale`` one of ``"2"``, ``"4"``, ``"8"``).
 
 The request is :mod:`hypersiren.app.requests` (:func:`~hypersiren.app.requests.complete`), callable without
-Gradio. This module is an app, so unlike the rest of the library it parses arguments and prints.
+Gradio. What one request may cost is bounded by :class:`hypersiren.app.uploads.Limits`: a picture beyond 1024 pixels
+on its longer side is worked on (and given back) reduced to it, one under 16 pixels on its shorter side is refused,
+a hole beyond 32,768 of its pixels is faded in linearly rather than Poisson-blended, an unreadable file gets the
+page's message (through ``gradio_client`` too), and Gradio's queue holds 16 requests waiting for the 2 being worked
+on before it answers "Queue is full". This module is an app, so unlike the rest of the library it parses arguments
+and prints.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pathlib import Path
 
 from hypersiren.app.requests import HOLES, complete, load, respond
 from hypersiren.app.sample_request import respond_samples
+from hypersiren.app.uploads import LIMITS, Limits, pass_uploads_undecoded
 from hypersiren.prior import pretrained
 from hypersiren.prior.model import HyperSiren
 from hypersiren.utils.extras import MissingExtraError, require
@@ -42,8 +49,9 @@ CSS = (
 )
 
 
-def build(model: HyperSiren | None, model_line: str):
-    """The Gradio page (``gr.Blocks``) for ``model``; a model that failed to load shows ``model_line``."""
+def build(model: HyperSiren | None, model_line: str, limits: Limits = LIMITS):
+    """The Gradio page (``gr.Blocks``) for ``model``, queued within ``limits``; a model that failed to load shows
+    ``model_line``."""
     gr = require("gradio", "demo")
 
     size = model.config.image_size if model is not None else 32
@@ -63,6 +71,7 @@ def build(model: HyperSiren | None, model_line: str):
                                       image_mode="RGBA", format="png", height=460, layers=False,
                                       brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=16),
                                       elem_id="editor")  # fmt: skip
+                pass_uploads_undecoded(editor)  # the request reads them, within the page's limits
                 gr.Examples(examples=[[str(p)] for p in examples], inputs=[editor], label="examples",
                             example_labels=[p.stem for p in examples])  # fmt: skip
             with gr.Column(scale=2):
@@ -101,14 +110,14 @@ def build(model: HyperSiren | None, model_line: str):
                                        height=300, elem_id="uncertainty", elem_classes="pixelated")  # fmt: skip
         files = gr.File(label="download", file_count="multiple", elem_id="download")
 
-        button.click(functools.partial(respond, model, model_line),
+        button.click(functools.partial(respond, model, model_line, limits=limits),
                      [editor, hole, center_frac, num_context, scale, refine_steps, align],
                      [status, picture_out, observed_out, completed_out, rendered_out, files],
                      api_name="complete")  # fmt: skip
-        sample_button.click(functools.partial(respond_samples, model, model_line),
+        sample_button.click(functools.partial(respond_samples, model, model_line, limits=limits),
                             [editor, hole, center_frac, num_context, num_samples, seed, larger, scale, align],
                             [status, pictures_out, squares_out, uncertainty_out, files], api_name="sample")  # fmt: skip
-    return page
+    return page.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,13 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="the address to listen on (0.0.0.0: every interface)")  # fmt: skip
     p.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link (online)")
+    p.add_argument("--max_side", type=int, default=LIMITS.max_side, help="a larger picture is worked on (and given "
+                   f"back) reduced to this longer side (default {LIMITS.max_side})")  # fmt: skip
+    p.add_argument("--queue_size", type=int, default=LIMITS.queue_size, help="requests that may wait; beyond them "
+                   f"the page answers 'Queue is full' (default {LIMITS.queue_size})")  # fmt: skip
+    p.add_argument("--concurrency", type=int, default=LIMITS.concurrency,
+                   help=f"requests worked on at once (default {LIMITS.concurrency})")  # fmt: skip
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Start the page (blocks until interrupted)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage reports, no version check
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("max_side", "queue_size", "concurrency"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    limits = LIMITS._replace(max_side=args.max_side, queue_size=args.queue_size, concurrency=args.concurrency)
+    if limits.max_side < limits.min_side:
+        parser.error(f"--max_side must be at least {limits.min_side} (the smallest picture's side)")
     try:
         require("gradio", "demo")
     except MissingExtraError as err:  # before loading anything: the one thing to do is install the extra
@@ -136,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(line)
     if model is not None and (examples := sorted(EXAMPLES_DIR.glob("*.jpg"))):
         complete(model, examples[0], hole="center", scale=2)  # the first request pays torch's one-off set-up
-    build(model, line).launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS)
+    build(model, line, limits).launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+                                      max_file_size=f"{limits.max_file_mb}mb")  # fmt: skip
 
 
 if __name__ == "__main__":

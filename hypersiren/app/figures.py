@@ -3,7 +3,7 @@
 - :func:`inpainting_grid`: ``eval/inpaint.py``'s mosaic: ground truth | observed | inpainted [| refined]
   [| rendered at another resolution], a row per image.
 - :func:`samples_grid`: ``eval/inpaint.py --samples``'s: ground truth | observed | mean | samples | their per-pixel
-  standard deviation, a row per image.
+  standard deviation, a row per image; :func:`picture_samples_figure`: ``--image --samples``'s, at the picture's size.
 - :func:`fit_figure`: ``eval/fit.py``'s: the ground truth beside every network's fit (and a SIREN's
   derivatives).
 """
@@ -77,6 +77,30 @@ def uncertainty_colours(std: torch.Tensor) -> torch.Tensor:
     (the samples agree) through purple to red (they disagree by :data:`UNCERTAINTY_MAX` or more)."""
     t = (std.float() / UNCERTAINTY_MAX).clamp(0, 1)
     return torch.stack([t, t.square() * 0.3, 1 - t], -1)
+
+
+def picture_samples_figure(
+    pictures: Mapping[str, np.ndarray], std: np.ndarray, path: str | Path, title: str, width: float = 2.2
+) -> None:
+    """One picture's completions at its own size and aspect, in a row, with the draws' per-pixel standard deviation.
+
+    Args:
+        pictures: label -> ``(H, W, 3)`` uint8 (e.g. the observed picture, the mean completion, each draw).
+        std: ``(H, W)`` the draws' standard deviation on [0, 1], shown as :func:`uncertainty_colours`.
+        width: inches per picture.
+    """
+    plt = _pyplot("eval")
+    shown = [*pictures.items(), (f"std (0 to {UNCERTAINTY_MAX})", uncertainty_colours(torch.from_numpy(std)).numpy())]
+    height, wide = std.shape
+    fig, axes = plt.subplots(1, len(shown), figsize=(width * len(shown), width * height / wide + 0.6), squeeze=False)
+    for ax, (label, image) in zip(axes[0], shown, strict=True):
+        ax.imshow(image, interpolation="nearest")
+        ax.set_title(label, fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _mosaic(plt, columns: list[tuple[str, torch.Tensor]], path: str | Path, title: str) -> None:

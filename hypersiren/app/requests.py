@@ -21,10 +21,11 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 import torch
 
+from hypersiren.app.uploads import LIMITS, Limits, alpha_of, check_side, choose_blend, read_upload, reduction_note
 from hypersiren.data.images import DataError, to_uint8
 from hypersiren.inpaint.composite import BAND
 from hypersiren.inpaint.photo import complete_picture
-from hypersiren.inpaint.picture import Picture, check_hole, load_picture, open_image
+from hypersiren.inpaint.picture import Picture, check_hole, load_picture
 from hypersiren.inpaint.pipeline import RefineOptions
 from hypersiren.masks.kinds import MaskError, make_observed
 from hypersiren.metrics.image import psnr, to_unit
@@ -80,14 +81,16 @@ class DemoResult(NamedTuple):
     notes: list[str]
 
 
-def _alpha(layers: Sequence[Any]) -> np.ndarray | None:
-    """The union of the painted layers' alpha, ``(H, W)`` uint8 (255 = painted), or None without any layer."""
+def _alpha(layers: Sequence[Any], limits: Limits) -> np.ndarray | None:
+    """The union of the painted layers' alpha, ``(H, W)`` uint8 (255 = painted), or None without any layer; each
+    layer reduced as the picture is (:func:`~hypersiren.app.uploads.read_upload`)."""
     alpha = None
     for layer in layers:
         if layer is None:
             continue
-        image = open_image(layer, "painted layer")
-        a = np.asarray(image.convert("RGBA"), dtype=np.uint8)[..., 3]
+        a = alpha_of(read_upload(layer, "painted layer", limits))
+        if alpha is not None and alpha.shape != a.shape:
+            raise DataError(f"the painted layers differ in size: {alpha.shape[::-1]} and {a.shape[::-1]}")
         alpha = a if alpha is None else np.maximum(alpha, a)
     return alpha
 
@@ -110,6 +113,7 @@ def complete(
     seed: int = 0,
     align: bool = True,
     band: int = BAND,
+    limits: Limits = LIMITS,
 ) -> DemoResult:
     """The page's request: complete ``picture`` where it is painted (or under a preset hole).
 
@@ -129,15 +133,19 @@ def complete(
         seed: seeds the ``random`` preset.
         align: frame a face as CelebA's faces are (OpenCV; without it, or without a face, a note says so).
         band: the blend around the hole in the picture, in pixels.
+        limits: the page's :class:`~hypersiren.app.uploads.Limits`: a picture (and its layers) larger than
+            ``max_side`` is completed, and given back, reduced to it (a note says so).
 
     Raises:
-        DemoError: no picture, an unreadable picture or layer, nothing painted, a hole that is empty on the
-            model's grid or covers everything, a bad preset parameter.
+        DemoError: no picture, an unreadable, empty, damaged, too large or too small picture or layer, nothing
+            painted, a hole that is empty on the model's grid or covers everything, a bad preset parameter.
     """
     t0 = time.perf_counter()
     size = model.config.image_size
-    loaded, observed, notes = picture_and_hole(model, picture, layers, hole, center_frac, num_context, seed, align)
-    done = complete_picture(model, loaded, observed, scale * size, RefineOptions(int(refine_steps), refine_lr), band)
+    loaded, observed, notes, blend = picture_and_hole(model, picture, layers, hole, center_frac, num_context, seed,
+                                                      align, limits)  # fmt: skip
+    refine = RefineOptions(int(refine_steps), refine_lr)
+    done = complete_picture(model, loaded, observed, scale * size, refine, band, blend)
     refined = done.refined is not None
     completed = done.refined if refined else done.completed  # (1, 3, S, S), observed pixels kept
     rendered = done.refined_rendered if refined else done.rendered
@@ -153,9 +161,21 @@ def complete(
                       int(missing.sum()), int(done.hole.sum()), time.perf_counter() - t0, notes)  # fmt: skip
 
 
+class Prepared(NamedTuple):
+    """A request's picture (read within the page's limits), its hole (None: the painted one; else a preset on the
+    model's ``(1, S, S)`` grid), its notes and the blend its hole can afford
+    (:func:`~hypersiren.app.uploads.choose_blend`)."""
+
+    picture: Picture
+    observed: torch.Tensor | None
+    notes: list[str]
+    blend: str
+
+
 def picture_and_hole(model: HyperSiren, picture: Any, layers: Sequence[Any], hole: str, center_frac: float,
-             num_context: int, seed: int, align: bool) -> tuple[Picture, torch.Tensor | None, list[str]]:  # fmt: skip
-    """A request's picture, its hole (None: the painted one; else a preset on the model's grid) and its notes."""
+                     num_context: int, seed: int, align: bool, limits: Limits = LIMITS,
+                     pictures: int = 1) -> Prepared:  # fmt: skip
+    """A request's picture and hole (``pictures``: how many completions of it are pasted into the picture)."""
     size = model.config.image_size
     if picture is None:
         raise DemoError("no picture: pick an example or upload one")
@@ -163,24 +183,33 @@ def picture_and_hole(model: HyperSiren, picture: Any, layers: Sequence[Any], hol
     if hole not in kinds:
         raise DemoError(f"unknown hole {hole!r}: one of {', '.join(kinds)}")
     try:
+        upload = read_upload(picture, "picture", limits)
+        check_side(upload, limits)
         observed = None  # the painted hole
         if hole == "painted":
-            alpha = _alpha(layers)
+            alpha = _alpha(layers, limits)
             if alpha is None or not alpha.any():
                 raise DemoError("nothing painted: paint over what should disappear, or choose a preset hole")
-            loaded = load_picture(picture, size, missing=alpha, align=align)
+            loaded = load_picture(upload.image, size, missing=alpha, align=align)
             check_hole(loaded.observed)
         else:
-            loaded = load_picture(picture, size, align=align)
+            loaded = load_picture(upload.image, size, align=align)
             observed = make_observed(hole, 1, size, size, num_context=int(num_context), center_frac=center_frac,
                                      generator=seeds.generator(seed))  # fmt: skip
             check_hole(observed)
     except (DataError, MaskError) as err:
         raise DemoError(str(err)) from None
     notes = [note[0].upper() + note[1:] + "." for note in loaded.notes]
+    if (reduced := reduction_note(upload, limits)) is not None:
+        notes.insert(0, reduced)
     if loaded.marked_outside > 0.001:
         notes.append(f"{loaded.marked_outside:.0%} of the painted area lies outside that square and is kept as it was.")
-    return loaded, observed, notes
+    if observed is None:
+        hole_pixels = int(loaded.missing.sum())
+    else:  # a preset's missing model pixels, each (side / S)^2 of the picture's
+        hole_pixels = round(int((~observed).sum()) * (loaded.frame.side / size) ** 2)
+    blend, note = choose_blend(hole_pixels, limits, pictures)
+    return Prepared(loaded, observed, notes + [note] * (note is not None), blend)
 
 
 def load(spec: str | None) -> tuple[HyperSiren | None, str]:
@@ -225,6 +254,7 @@ def respond(
     scale: int | str = 8,
     refine_steps: int = 0,
     align: bool = True,
+    limits: Limits = LIMITS,
 ) -> tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None, list[str] | None]:
     """The button's handler (the page's API endpoint ``/complete``): :func:`complete` on the editor's value, or a
     message instead of the results.
@@ -233,6 +263,7 @@ def respond(
         model: the prior, or None when it could not be loaded (``model_line`` says why).
         value: the editor's value, ``{"background": picture, "layers": [...], "composite": ...}``.
         scale: ``2``, ``4`` or ``8`` (the page's radio sends it as a string).
+        limits: the page's :class:`~hypersiren.app.uploads.Limits`.
 
     Returns:
         ``(status markdown, picture, observed, completed, rendered, files to download)``; on bad input the message
@@ -241,7 +272,7 @@ def respond(
     value = value or {}
     r, message = attempt("complete", model, model_line, lambda: complete(
         model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(scale),
-        int(refine_steps), align=bool(align)))  # fmt: skip
+        int(refine_steps), align=bool(align), limits=limits))  # fmt: skip
     if r is None:
         return message, None, None, None, None, None
     size, (height, width) = r.completed.shape[0], r.picture.shape[:2]

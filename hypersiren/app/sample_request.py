@@ -20,6 +20,7 @@ import torch
 
 from hypersiren.app.figures import uncertainty_colours
 from hypersiren.app.requests import DemoError, attempt, picture_and_hole, save_png
+from hypersiren.app.uploads import LIMITS, Limits
 from hypersiren.data.images import to_uint8
 from hypersiren.inpaint.composite import BAND
 from hypersiren.inpaint.photo import sample_picture
@@ -59,6 +60,7 @@ def sample(
     scale: int | None = None,
     align: bool = True,
     band: int = BAND,
+    limits: Limits = LIMITS,
 ) -> DemoSamples:
     """The page's sampling request: ``num_samples`` completions of the same hole, each a SIREN from the sampler.
 
@@ -76,10 +78,12 @@ def sample(
     if not 1 <= int(num_samples) <= 16:
         raise DemoError(f"draw 1 to 16 samples, not {num_samples}")
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
-    loaded, observed, notes = picture_and_hole(model, picture, layers, hole, center_frac, num_context, seed, align)
+    loaded, observed, notes, blend = picture_and_hole(model, picture, layers, hole, center_frac, num_context, seed,
+                                                      align, limits, pictures=int(num_samples))  # fmt: skip
     size = model.config.image_size
     gen = torch.Generator(next(model.parameters()).device).manual_seed(seed)
-    drawn = sample_picture(model, loaded, observed, int(num_samples), gen, scale * size if scale else None, band)
+    drawn = sample_picture(model, loaded, observed, int(num_samples), gen, scale * size if scale else None, band,
+                           blend)  # fmt: skip
     shown = drawn.rendered if drawn.rendered is not None else drawn.squares
     squares = [to_uint8(s).permute(1, 2, 0).numpy() for s in shown]
     colour = (uncertainty_colours(drawn.uncertainty[0]) * 255).round().to(torch.uint8).numpy()  # (S, S, 3)
@@ -98,6 +102,7 @@ def respond_samples(
     larger: bool = False,
     scale: int | str = 8,
     align: bool = True,
+    limits: Limits = LIMITS,
 ) -> tuple[str, list | None, list | None, np.ndarray | None, list[str] | None]:
     """The Sample button's handler (the API endpoint ``/sample``): :func:`sample` on the editor's value.
 
@@ -116,7 +121,7 @@ def respond_samples(
         return f"**The seed must be a whole number or empty**, got {text!r}.", None, None, None, None
     r, message = attempt("sample", model, model_line, lambda: sample(
         model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(num_samples),
-        chosen, int(scale) if larger else None, bool(align)))  # fmt: skip
+        chosen, int(scale) if larger else None, bool(align), limits=limits))  # fmt: skip
     if r is None:
         return message, None, None, None, None
     folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))

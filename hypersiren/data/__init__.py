@@ -9,11 +9,30 @@
 May import: utils.
 """
 
-from hypersiren.data.celeba import DEFAULT_HUB_ID, ArrayDataset, LazyImageDataset, all_images, celeba_dataset
+from hypersiren.data.celeba import (
+    DEFAULT_HUB_ID,
+    ArrayDataset,
+    LazyImageDataset,
+    all_images,
+    celeba_dataset,
+    source_side,
+)
 from hypersiren.data.images import IMAGE_SUFFIXES, DataError, center_crop_resize, crop_resize, to_model_range, to_uint8
 
-__all__ = ["DEFAULT_HUB_ID", "IMAGE_SUFFIXES", "ArrayDataset", "DataError", "LazyImageDataset", "all_images",
-           "celeba_dataset", "center_crop_resize", "crop_resize", "to_model_range", "to_uint8"]  # fmt: skip
+__all__ = [
+    "DEFAULT_HUB_ID",
+    "IMAGE_SUFFIXES",
+    "ArrayDataset",
+    "DataError",
+    "LazyImageDataset",
+    "all_images",
+    "celeba_dataset",
+    "center_crop_resize",
+    "crop_resize",
+    "source_side",
+    "to_model_range",
+    "to_uint8",
+]
 
 
 def __getattr__(name: str) -> object:  # the names of the 0.1 module of this name, for one release

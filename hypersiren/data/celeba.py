@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import logging
 import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,10 +49,16 @@ HUB_ATTRIBUTES = [
     "Wearing_Necklace", "Wearing_Necktie", "Young",
 ]  # fmt: skip
 _SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-_SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
+# an npz folder's file names for each split (``train_hires``: the train faces that exist at full resolution, as in
+# shared/data/celeba128)
+_SPLIT_NAMES = {"train": ("train", "train_hires"), "val": ("val", "valid", "validation"), "test": ("test",)}
 _PARTITION_CODE = {"train": "0", "val": "1", "test": "2"}
 _HUB_SPLIT = {"train": "train", "val": "valid", "test": "test"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class MissingSplit(DataError):
+    """A folder of ``{split}.npz`` files without the split asked for."""
 
 
 class ArrayDataset(Dataset):
@@ -64,6 +71,7 @@ class ArrayDataset(Dataset):
 
     def __init__(self, images: torch.Tensor, ids: torch.Tensor | None = None) -> None:
         self.images = images
+        self.has_ids = ids is not None  # real ids, by which other copies of the same faces are matched
         self.ids = torch.arange(len(images)) if ids is None else ids
 
     def __len__(self) -> int:
@@ -144,16 +152,20 @@ def _files_fingerprint(root: Path, files: list[Path]) -> str:
     return digest.hexdigest()[:20]
 
 
-def _array_dataset(images: np.ndarray, ids: np.ndarray | None, image_size: int, name: str) -> ArrayDataset:
+def _array_dataset(images: np.ndarray, ids: np.ndarray | None, image_size: int | None, name: str) -> ArrayDataset:
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise DataError(f"{name}: expected `images` uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
+    if image_size is None:  # the arrays' own side (square arrays only: nothing to crop)
+        if images.shape[1] != images.shape[2]:
+            raise DataError(f"{name}: images of {images.shape[1]}x{images.shape[2]} are not square: give a side")
+        image_size = images.shape[1]
     if images.shape[1:3] != (image_size, image_size):
         images = np.stack([center_crop_resize(Image.fromarray(a), image_size) for a in images])
     tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W)
     return ArrayDataset(tensor, None if ids is None else torch.from_numpy(np.asarray(ids)))
 
 
-def _load_npz(path: Path, image_size: int, limit: int | None) -> ArrayDataset:
+def _load_npz(path: Path, image_size: int | None, limit: int | None) -> ArrayDataset:
     try:
         with np.load(path) as arrays:
             if "images" not in arrays.files:
@@ -197,7 +209,7 @@ def _image_files(folder: Path, split: str) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def _local_dataset(path: Path, split: str, image_size: int, limit: int | None) -> Dataset:
+def _local_dataset(path: Path, split: str, image_size: int | None, limit: int | None) -> Dataset:
     if path.is_file():
         if path.suffix != ".npz":
             raise DataError(f"{path} is a file but not an .npz array file")
@@ -208,7 +220,7 @@ def _local_dataset(path: Path, split: str, image_size: int, limit: int | None) -
             if (path / f"{name}.npz").is_file():
                 return _load_npz(path / f"{name}.npz", image_size, limit)
         found = sorted(p.name for p in npz if p.is_file())
-        raise DataError(f"{path}: no npz file for split {split!r} (found {found})")
+        raise MissingSplit(f"{path}: no npz file for split {split!r} (found {found})")
     if (path / "img_align_celeba").is_dir() and _partition_file(path):
         files = _celeba_folder(path / "img_align_celeba", _partition_file(path), split)
     elif _partition_file(path.parent):
@@ -217,6 +229,8 @@ def _local_dataset(path: Path, split: str, image_size: int, limit: int | None) -
         files = _image_files(path, split)
     if not files:
         raise DataError(f"{path}: no npz files, CelebA partition file or images found")
+    if image_size is None:
+        raise DataError(f"{path}: a folder of images has no side of its own: give image_size")
     key = CacheKey(f"folder:{path.resolve()}", split, image_size, _files_fingerprint(path, files))
     return LazyImageDataset(lambda i: Image.open(files[i]), len(files), image_size, str(path), key)
 
@@ -244,8 +258,33 @@ def _hub_dataset(hub_id: str, split: str, image_size: int) -> Dataset:
     return LazyImageDataset(lambda i: images[i]["image"], len(table), image_size, f"hub:{hub_id}", key)
 
 
+def source_side(data: str, split: str = "train") -> int | None:
+    """The side of a data source's images where it has one of its own (an npz of square images, read from its
+    header without loading the arrays), else None (folders and the Hub are resized to any side)."""
+    path = Path(data).expanduser()
+    if path.is_dir():
+        path = next(
+            (
+                path / f"{n}.npz"
+                for n in _SPLIT_NAMES.get(_SPLITS.get(split, split), ())
+                if (path / f"{n}.npz").is_file()
+            ),
+            path,
+        )
+    if not (path.is_file() and path.suffix == ".npz"):
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("images.npy") as member:
+            major, _ = np.lib.format.read_magic(member)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape = read(member)[0]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None  # the loader names the problem
+    return int(shape[1]) if len(shape) == 4 and shape[1] == shape[2] else None
+
+
 def celeba_dataset(
-    data: str = DEFAULT_HUB_ID, split: str = "train", image_size: int = 32, limit: int | None = None
+    data: str = DEFAULT_HUB_ID, split: str = "train", image_size: int | None = 32, limit: int | None = None
 ) -> Dataset:
     """CelebA (or any image source) centre-cropped and resized, as a map-style dataset.
 
@@ -253,7 +292,8 @@ def celeba_dataset(
         data: an existing path (npz file, folder of ``{split}.npz``, CelebA folder, image folder) or a Hub id
             ``owner/name``; see the module docstring.
         split: ``train``, ``val`` or ``test`` (``valid`` and ``validation`` mean ``val``).
-        image_size: output side ``S``.
+        image_size: output side ``S``; None: an array source's own side (npz files of square images; another
+            source raises).
         limit: keep only the first ``limit`` images. With a limit, lazily decoded sources are materialised: the
             first ``limit`` rows of the source's cache when a complete one exists (a view), else only those
             images are decoded (and not cached).
@@ -267,17 +307,20 @@ def celeba_dataset(
     """
     if split not in _SPLITS:
         raise DataError(f"unknown split {split!r}: expected one of {sorted(_SPLITS)}")
-    if image_size < 1 or (limit is not None and limit < 0):
+    if (image_size is not None and image_size < 1) or (limit is not None and limit < 0):
         raise DataError(f"image_size must be >= 1 and limit >= 0, got {image_size} and {limit}")
     split = _SPLITS[split]
     path = Path(data).expanduser()
     if path.exists():
         dataset = _local_dataset(path, split, image_size, limit)
     elif _HUB_ID.match(str(data)):
+        if image_size is None:
+            raise DataError(f"hub dataset {data!r}: its images have no side of their own: give image_size")
         dataset = _hub_dataset(str(data), split, image_size)
     else:
         raise DataError(f"data source {str(data)!r} does not exist and is not a Hub id of the form owner/name")
     if isinstance(dataset, LazyImageDataset) and limit is not None:
         dataset = ArrayDataset(_first_images(dataset, limit))
-    logger.info("%s split %s: %d images at %dx%d", data, split, len(dataset), image_size, image_size)
+    side = dataset.images.shape[-1] if isinstance(dataset, ArrayDataset) else image_size
+    logger.info("%s split %s: %d images at %dx%d", data, split, len(dataset), side, side)
     return dataset

@@ -2,9 +2,11 @@
 
 - :mod:`~hypersiren.inpaint.picture`: one picture and its hole, read in any mode, on the model's grid.
 - :mod:`~hypersiren.inpaint.composite`: the square the model sees (around the hole, or a face's), and the picture
-  back at its own size: the SIREN at the picture's own pixels, blended into the hole.
+  back at its own size: the SIREN at the picture's own pixels, blended into the hole;
+  :mod:`~hypersiren.inpaint.blend`: the two blends (a linear fade, Poisson).
 - :mod:`~hypersiren.inpaint.align`: a face framed as CelebA's aligned crops are (OpenCV's Haar cascades).
-- :mod:`~hypersiren.inpaint.classical`: the fills a user could pick instead (mean, nearest, linear, biharmonic).
+- :mod:`~hypersiren.inpaint.classical`: the fills a user could pick instead (mean, nearest, linear, biharmonic);
+  :mod:`~hypersiren.inpaint.nearest_faces`: the sampler a user could write instead (the nearest training faces).
 - :mod:`~hypersiren.inpaint.pipeline`: a batch completed, a data set evaluated per image.
 - :mod:`~hypersiren.inpaint.photo`: one picture completed (its mean) or sampled (K draws), at its own size too.
 - :mod:`~hypersiren.inpaint.sampling`: a sampler's K completions per face, scored.

@@ -6,9 +6,12 @@ where that one does not hold it, or a face's square aligned as CelebA's crops ar
 (:func:`hypersiren.inpaint.align.frame`). The square is resampled to the model's side with the protocol's
 antialiased bilinear resize (:func:`square_image`), encoded once, and the generated SIREN is then evaluated at the
 picture's own pixel centres mapped into the square's [-1, 1] (:meth:`Frame.points`, the ``align_corners=False``
-convention of :mod:`hypersiren.siren.coords`), only where the picture needs it: the hole and a band of a few
-pixels around it, across which the completion fades into the picture (:func:`blend_weights`, :func:`paste`).
-Every pixel beyond the band is the picture's own, byte for byte.
+convention of :mod:`hypersiren.siren.coords`), only where the picture needs it: the hole and a band of ``band``
+pixels around it (Euclidean distance, :data:`BAND` by default), where it meets the picture in one of the
+:data:`BLENDS` of :mod:`hypersiren.inpaint.blend`: ``poisson`` (the default: no edge at the hole's border where the
+completion's brightness or tint differs from the picture's) or ``linear`` (a fade across the band). Either way, every
+pixel beyond the band is the picture's own, byte for byte; with ``band=0`` only the hole changes.
+``bench/probes/seamless_composite.py`` measures both.
 
 Picture coordinates are continuous: pixel ``(i, j)`` (row, column) covers ``[j, j + 1) x [i, i + 1)``, its centre
 is ``(j + 0.5, i + 0.5)``, as PIL's ``crop``, ``resize`` and ``transform`` read them.
@@ -24,8 +27,11 @@ import torch
 from PIL import Image
 
 from hypersiren.data.images import center_box, crop_resize
+from hypersiren.inpaint.blend import STEPS, blend_weights, neighbour, paste, poisson_blend
 
-BAND = 3  # pixels outside the hole across which the completion fades into the picture
+BAND = 3  # pixels outside the hole that the blend may change (the linear fade's width)
+BLENDS = ("poisson", "linear")
+BLEND = "poisson"  # bench/probes/seamless_composite.py: no visible border at the hole's edge
 GROW = 2.0  # the square around a hole: this many times the hole's longer side (a hole of half the side, as the centre)
 
 
@@ -147,51 +153,6 @@ def square_image(image: Image.Image, frame: Frame, size: int, fill: int | tuple[
     return crop_resize(_transform(image, frame, max(size, round(frame.side)), fill), size)
 
 
-def blend_weights(hole: torch.Tensor, band: int = BAND) -> torch.Tensor:
-    """How much of the completion each pixel takes: 1 in the hole, fading across ``band`` pixels outside it.
-
-    Args:
-        hole: ``(H, W)`` bool, True = completed.
-        band: the width of the fade, in pixels: a pixel at Euclidean distance ``d`` from the hole takes
-            ``1 - d / (band + 1)`` of the completion where ``d <= band``, and nothing beyond.
-
-    Returns:
-        ``(H, W)`` float32 in [0, 1]; exactly 0 beyond the band.
-    """
-    weights = hole.to(torch.float32)
-    if band <= 0 or not bool(hole.any()):
-        return weights
-    padded = torch.nn.functional.pad(weights, (band, band, band, band))  # (H + 2 band, W + 2 band)
-    h, w = hole.shape
-    for dy in range(-band, band + 1):
-        for dx in range(-band, band + 1):
-            d = math.hypot(dy, dx)
-            if 0 < d <= band:  # the dilation by a cone: the max over the hole's pixels of 1 - d / (band + 1)
-                shifted = padded[band + dy : band + dy + h, band + dx : band + dx + w]
-                weights = torch.maximum(weights, shifted * (1 - d / (band + 1)))
-    return weights
-
-
-def paste(picture: np.ndarray, values: torch.Tensor, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray):
-    """The picture with the completion blended in at some pixels; every other pixel untouched.
-
-    Args:
-        picture: ``(H, W, C)`` uint8, the picture as it came in.
-        values: ``(C, N)`` the completion at the pixels ``(rows, cols)``, on [-1, 1] (clamped here).
-        rows, cols: ``(N,)`` the pixels.
-        weights: ``(N,)`` the completion's share at each (:func:`blend_weights`).
-
-    Returns:
-        ``(H, W, C)`` uint8.
-    """
-    out = picture.copy()
-    completion = (values.detach().cpu().to(torch.float64).clamp(-1, 1).numpy().T + 1) * 127.5  # (N, C) on [0, 255]
-    w = weights[:, None]
-    mixed = w * completion + (1 - w) * picture[rows, cols].astype(np.float64)
-    out[rows, cols] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
-    return out
-
-
 def hole_from_grid(missing: torch.Tensor, frame: Frame, width: int, height: int) -> np.ndarray:
     """A hole on the model's grid (a preset) as the picture's pixels whose centres fall in its missing pixels.
 
@@ -228,6 +189,7 @@ def render_into(
     hole: np.ndarray,
     band: int = BAND,
     block: int = 65536,
+    blend: str = BLEND,
 ) -> np.ndarray:
     """The generated SIREN pasted into the picture at its own pixels: the hole filled, blended across ``band``.
 
@@ -237,27 +199,46 @@ def render_into(
         pixels: ``(H, W, C)`` uint8, the picture.
         frame: the model's square in the picture.
         hole: ``(H, W)`` bool, the pixels to complete; only those inside the square are.
-        band: see :func:`blend_weights`.
+        band: the pixels within this Euclidean distance of the hole (inside the square) are blended; see
+            :func:`blend_weights` (``linear``) and :func:`poisson_blend` (``poisson``, which also renders the ring
+            one pixel beyond them for the guide's differences there).
         block: render at most this many points at a time (memory).
+        blend: one of :data:`BLENDS`.
 
     Returns:
-        ``(H, W, C)`` uint8: ``pixels`` outside the hole and its band exactly, the SIREN in the hole.
+        ``(H, W, C)`` uint8: ``pixels`` beyond the hole and its band exactly, the blended completion on them.
     """
+    if blend not in BLENDS:
+        raise ValueError(f"blend must be one of {BLENDS}, got {blend!r}")
     height, width = hole.shape
     found = hole_box(hole)
     if found is None:
         return pixels.copy()
-    left, top = max(0, found[0] - band), max(0, found[1] - band)
-    right, bottom = min(width, found[2] + band), min(height, found[3] + band)
+    reach = band + (blend == "poisson")  # poisson: the ring beyond the band too, for the guide
+    left, top = max(0, found[0] - reach), max(0, found[1] - reach)
+    right, bottom = min(width, found[2] + reach), min(height, found[3] + reach)
     within = frame.contains(*np.mgrid[top:bottom, left:right])  # (h, w): the hole's region, inside the square
     region = torch.from_numpy(hole[top:bottom, left:right] & within)
     weights = (blend_weights(region, band).numpy() * within).astype(np.float64)  # (h, w)
-    rows, cols = np.nonzero(weights > 0)
-    if len(rows) == 0:
+    if not (weights > 0).any():
         return pixels.copy()
+    changed = weights > 0  # (h, w)
+    drawn = changed
+    if blend == "poisson":  # and the 4-neighbours of the changed pixels
+        near = [neighbour(changed, dy, dx, False) for dy, dx in STEPS]
+        drawn = (changed | np.logical_or.reduce(near)) & within
+    rows, cols = np.nonzero(drawn)
     points = frame.points(rows + top, cols + left).to(next(model.parameters()).device)  # (N, 2) (y, x)
     scale = math.log2(frame.side / model.config.image_size)  # the picture's pixels against the model's (the cell)
     with torch.inference_mode():
         values = torch.cat([model.decode_points(generated, points[i : i + block], scale=scale)[0].cpu()
                             for i in range(0, len(points), block)], 1)  # fmt: skip  # (C, N)
-    return paste(pixels, values, rows + top, cols + left, weights[rows, cols])
+    if blend == "linear":
+        return paste(pixels, values, rows + top, cols + left, weights[rows, cols])
+    box = pixels[top:bottom, left:right]  # (h, w, C)
+    fill = np.full(box.shape, np.nan)
+    fill[rows, cols] = (values.to(torch.float64).clamp(-1, 1).numpy().T + 1) * 127.5  # (N, C) on [0, 255]
+    blended = poisson_blend(box, fill, changed, ~hole[top:bottom, left:right])
+    out = pixels.copy()
+    out[top:bottom, left:right][changed] = np.clip(np.round(blended[changed]), 0, 255).astype(np.uint8)
+    return out

@@ -34,7 +34,7 @@ class PictureCompletion(NamedTuple):
         refined: the refined completion (observed pixels kept), or None.
         refined_rendered: the refined SIREN at ``render_size``, or None.
         picture: ``(H, W, C)`` uint8, the picture at its own size with its hole completed (the SIREN at the
-            picture's pixels, blended across a band around the hole; every other pixel the picture's own); None
+            picture's pixels, blended into a band around the hole; every other pixel the picture's own); None
             when only the square was given.
         refined_picture: the same with the refined SIREN, or None.
         hole: ``(H, W)`` bool, the picture's pixels completed (the band around them is blended), or None.
@@ -60,6 +60,7 @@ def complete_picture(
     render_size: int | None = None,
     refine_options: RefineOptions = NO_REFINEMENT,
     band: int = composite.BAND,
+    blend: str = composite.BLEND,
 ) -> PictureCompletion:
     """Complete one picture: on the model's grid, rendered at ``render_size``, and at its own size; one encoder pass.
 
@@ -70,7 +71,11 @@ def complete_picture(
             pixels that fall in its missing model pixels are completed. None: the picture's own mask, whose marked
             pixels are completed.
         render_size: the larger rendering's side (default: 8 times the model's).
-        band: the width in pixels of the blend around the hole in the picture (:func:`composite.blend_weights`).
+        band: the pixels within this distance of the hole in the picture are blended (every other pixel beyond the
+            hole is the picture's own); 0: only the hole changes.
+        blend: how the completion meets the picture (:data:`composite.BLENDS`): ``poisson``, gradient-domain
+            (:func:`hypersiren.inpaint.blend.poisson_blend`), or ``linear``, a fade across the band
+            (:func:`hypersiren.inpaint.blend.blend_weights`).
 
     Raises:
         ValueError: neither ``observed`` nor a picture with a mask.
@@ -91,9 +96,10 @@ def complete_picture(
             refined_rendered = model.decode(result.generated, render_size, render_size).clamp(-1, 1)
     full = refined_full = None
     if loaded is not None:
-        full = composite.render_into(model, out.generated, loaded.pixels, loaded.frame, hole, band)
+        full = composite.render_into(model, out.generated, loaded.pixels, loaded.frame, hole, band, blend=blend)
         if refined is not None:
-            refined_full = composite.render_into(model, result.generated, loaded.pixels, loaded.frame, hole, band)
+            refined_full = composite.render_into(model, result.generated, loaded.pixels, loaded.frame, hole, band,
+                                                 blend=blend)  # fmt: skip
     colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32, device=x.device)[:, None, None] / 127.5 - 1
     return PictureCompletion(x, obs, torch.where(obs, x, colour), out.images, paste_observed(out.images, x, obs),
                              rendered, refined, refined_rendered, full, refined_full, hole)  # fmt: skip
@@ -123,6 +129,7 @@ def sample_picture(
     generator: torch.Generator | None = None,
     render_size: int | None = None,
     band: int = composite.BAND,
+    blend: str = composite.BLEND,
 ) -> PictureSamples:
     """Draw ``num_samples`` completions of one picture: on the model's grid, optionally larger, and at its own size.
 
@@ -131,7 +138,7 @@ def sample_picture(
         observed: a hole on the model's grid (a preset), or None: the picture's own mask.
         generator: the draws' generator; the same one gives the same samples.
         render_size: also render each sample's SIREN at this side.
-        band: the blend around the hole in the picture, in pixels.
+        band, blend: how each sample meets the picture around the hole (see :func:`complete_picture`).
     """
     x, obs, context, hole = _model_input(model, picture.image, observed, picture)
     generated = model.draw(context, obs, num_samples, generator)  # K SIRENs
@@ -139,8 +146,8 @@ def sample_picture(
         raw = model.decode(generated, *x.shape[-2:])  # (K, C, S, S)
         squares = paste_observed(raw, x.expand_as(raw), obs.expand(len(raw), -1, -1, -1))
         rendered = model.decode(generated, render_size, render_size).clamp(-1, 1) if render_size else None
-    pictures = [composite.render_into(model, generated.take(i, i + 1), picture.pixels, picture.frame, hole, band)
-                for i in range(num_samples)]  # fmt: skip
+    pictures = [composite.render_into(model, generated.take(i, i + 1), picture.pixels, picture.frame, hole, band,
+                                      blend=blend) for i in range(num_samples)]  # fmt: skip
     return PictureSamples(squares.cpu(), None if rendered is None else rendered.cpu(),
                           sm.uncertainty(squares[None])[0].cpu(), pictures)  # fmt: skip
 

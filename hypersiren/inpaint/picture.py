@@ -71,7 +71,9 @@ def open_image(source: ImageLike, what: str = "picture") -> Image.Image:
     """A path, PIL image or ``(H, W[, C])`` uint8 array as a PIL image, upright (EXIF orientation applied).
 
     Raises:
-        DataError: the file is missing or not an image Pillow can read (the message names it).
+        DataError: the file is missing, not an image Pillow can read, damaged or truncated, or larger than Pillow's
+            decompression-bomb limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``); the message names it. The demo page
+            reads its uploads within tighter limits (:func:`hypersiren.app.uploads.read_upload`).
     """
     if isinstance(source, np.ndarray):
         if source.dtype != np.uint8 or source.ndim not in (2, 3):
@@ -84,7 +86,8 @@ def open_image(source: ImageLike, what: str = "picture") -> Image.Image:
         with Image.open(path) as img:
             img.load()
             return ImageOps.exif_transpose(img)
-    except (OSError, UnidentifiedImageError, ValueError) as err:
+    # a damaged file raises any of these (a broken PNG chunk: SyntaxError; a cut-off GIF: EOFError)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
         raise DataError(f"cannot read {what} {path}: {err}") from None
 
 

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from hypersiren.data.images import to_model_range
 from hypersiren.inpaint import classical
+from hypersiren.inpaint.nearest_faces import NearestFaces
 from hypersiren.metrics.image import hires_metrics, inpainting_metrics
 from hypersiren.prior.latent import Generated
 from hypersiren.prior.model import HyperSiren, paste_observed
@@ -91,7 +92,7 @@ def settings(
 
 
 def complete(
-    model: HyperSiren | None,
+    model: HyperSiren | NearestFaces | None,
     context: torch.Tensor,
     observed: torch.Tensor,
     *,
@@ -111,6 +112,8 @@ def complete(
     """
     if model is None:
         return {"": (classical.fill(context, observed, method), None)}, {}
+    if isinstance(model, NearestFaces):  # the classical sampler's point forecast: no SIRENs
+        return {"": (model.inpaint(context, observed), None)}, {}
     with torch.inference_mode():
         out = model(context, observed, chunk=chunk, encoder_dtype=encoder_dtype, render_dtype=render_dtype)
     outputs, extras = {"": (out.images, out.generated)}, {}
@@ -126,7 +129,7 @@ def complete(
 def evaluate(
     images: torch.Tensor,
     observed: torch.Tensor,
-    model: HyperSiren | None = None,
+    model: HyperSiren | NearestFaces | None = None,
     *,
     method: str = "model",
     batch_size: int = 256,
@@ -146,7 +149,8 @@ def evaluate(
     Args:
         images: ``(N, C, S, S)`` uint8.
         observed: ``(N, 1, S, S)`` bool.
-        model: the prior; None for a classical ``method``, whose fill then stands for the model's output.
+        model: the prior; the nearest training faces (their mean stands for the output); None for a classical
+            ``method``, whose fill then stands for the model's output.
         chunk, encoder_dtype, render_dtype: see :meth:`hypersiren.HyperSiren.forward`.
         seed: with the batch's first index, seeds the refinement's held-out pixels.
         render_size: also render the shown images' SIRENs at this side.

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hypersiren.data.images import to_model_range
+from hypersiren.inpaint.nearest_faces import NearestFaces
 from hypersiren.metrics import samples as sm
 from hypersiren.metrics.image import psnr, to_unit
 from hypersiren.prior.model import HyperSiren
@@ -41,10 +42,26 @@ class SampleEvaluation(NamedTuple):
     shown: dict[str, torch.Tensor]
 
 
+def draw(
+    model: HyperSiren | NearestFaces,
+    images: torch.Tensor,
+    observed: torch.Tensor,
+    num_samples: int,
+    generators: list[torch.Generator],
+) -> torch.Tensor:
+    """``num_samples`` completions of each image ``(B, K, C, S, S)``, each image's from its own generator: a prior's
+    sampler (its noise drawn per image), or the nearest training faces."""
+    if isinstance(model, NearestFaces):
+        return model.sample(images, observed, num_samples, generators)
+    side = model.config.image_size
+    noise = torch.cat([model.sampler.noise(num_samples, side, g, images.device) for g in generators])
+    return model.sample(images, observed, num_samples, noise=noise)
+
+
 def evaluate_samples(
     images: torch.Tensor,
     observed: torch.Tensor,
-    model: HyperSiren,
+    model: HyperSiren | NearestFaces,
     num_samples: int,
     *,
     seed: int = 0,
@@ -59,7 +76,8 @@ def evaluate_samples(
     Args:
         images: ``(N, C, S, S)`` uint8.
         observed: ``(N, 1, S, S)`` bool.
-        model: a prior with a sampler.
+        model: a prior with a sampler, or the classical sampler
+            (:class:`~hypersiren.inpaint.nearest_faces.NearestFaces`).
         seed: with each face's index, seeds its draws (the same whatever the batch).
         lpips_model: for the diversity (NaN without).
         level: the central interval whose coverage is reported.
@@ -72,10 +90,9 @@ def evaluate_samples(
         x = to_model_range(images[start : start + batch_size]).to(device)  # (B, C, S, S)
         obs = observed[start : start + batch_size].to(device)
         context = torch.where(obs, x, torch.zeros_like(x))
-        side = x.shape[-1]  # each face's noise from its own generator: its samples do not depend on the batch
-        noise = torch.cat([model.sampler.noise(num_samples, side, seeds.generator(seed, start + i, device=device),
-                                               device) for i in range(len(x))])  # fmt: skip
-        draws = model.sample(context, obs, num_samples, noise=noise)  # (B, K, C, S, S), observed pixels kept
+        # each face's draws from its own generator: they do not depend on the batch
+        generators = [seeds.generator(seed, start + i, device=device) for i in range(len(x))]
+        draws = draw(model, context, obs, num_samples, generators)  # (B, K, C, S, S), observed pixels kept
         mean = model.inpaint(context, obs)  # (B, C, S, S)
         hole = ~obs
         values = {

@@ -2,11 +2,13 @@
 
 The ``lpips`` package with an AlexNet backbone and its v0.1 linear heads (shipped inside ``lpips``). The
 backbone weights come from, in order: an explicit ``.npz``/``.pth`` file (:func:`save_backbone` writes
-one), the environment variable ``HYPERSIREN_LPIPS_WEIGHTS``, torchvision's cache or download. When none
-works, :func:`load_lpips` logs a warning and returns None, and :func:`lpips_distance` gives NaN: callers
-report LPIPS as unavailable, never a failed run. Images smaller than 64 pixels are upsampled (bilinear) to
-64 first: at 32x32 AlexNet's last three feature maps are 1x1, so LPIPS would hardly see spatial
-structure; at 64 they are 3x3.
+one), the environment variable ``HYPERSIREN_LPIPS_WEIGHTS``, the copy shipped with the package
+(:data:`BUNDLED_WEIGHTS`: torchvision's ImageNet AlexNet convolutions, BSD-3; provenance in
+``hypersiren/assets/README.md``), and only where that file is missing torchvision's cache or download. So
+LPIPS works on a machine without network. When none works, :func:`load_lpips` logs a warning and returns
+None, and :func:`lpips_distance` gives NaN: callers report LPIPS as unavailable, never a failed run. Images
+smaller than 64 pixels are upsampled (bilinear) to 64 first: at 32x32 AlexNet's last three feature maps are
+1x1, so LPIPS would hardly see spatial structure; at 64 they are 3x3.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 LPIPS_WEIGHTS_ENV = "HYPERSIREN_LPIPS_WEIGHTS"
 LPIPS_MIN_SIZE = 64
+BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "lpips_alexnet.npz"
 ALEX_CONVS = [("slice1", 0), ("slice2", 3), ("slice3", 6), ("slice4", 8), ("slice5", 10)]  # lpips names
 
 
@@ -77,10 +80,11 @@ def load_lpips(weights: str | Path | None = None, allow_download: bool = True) -
 
     Args:
         weights: an offline AlexNet backbone: ``.npz`` or a torchvision ``.pth`` state dict with keys
-            ``features.{0,3,6,8,10}.{weight,bias}``. Default: ``$HYPERSIREN_LPIPS_WEIGHTS``, then
-            torchvision's cache (downloading when ``allow_download``).
+            ``features.{0,3,6,8,10}.{weight,bias}``. Default: ``$HYPERSIREN_LPIPS_WEIGHTS``, then the
+            package's :data:`BUNDLED_WEIGHTS`, then (that file missing) torchvision's cache, downloading when
+            ``allow_download``.
     """
-    source = weights or os.environ.get(LPIPS_WEIGHTS_ENV) or None
+    source = weights or os.environ.get(LPIPS_WEIGHTS_ENV) or (BUNDLED_WEIGHTS if BUNDLED_WEIGHTS.is_file() else None)
     try:
         if source is not None:
             path = Path(source)

@@ -229,6 +229,8 @@ def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> Non
     else:
         state = _read_safetensors(path)
     state = strip_wrapper_prefix(state)  # a checkpoint-N/ of a several-process run holds DDP's `module.` keys
+    retired = tuple(getattr(model, "retired_prefixes", ()))  # parts of an older version the model said it drops
+    state = {k: v for k, v in state.items() if not (retired and k.startswith(retired))}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

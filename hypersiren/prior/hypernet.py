@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hypersiren.prior.fused_render import render_per_code
 from hypersiren.prior.latent import Generated, Latent, interpolate_grid
 from hypersiren.siren.network import Siren
 
@@ -161,14 +162,16 @@ class GridHypernet(nn.Module):
 
         Args:
             on_codes: see :func:`interpolate_grid`.
-            scales: ``(N,)`` or ``(1,)`` each point's rendering scale, ``log2`` (model pixel / rendered pixel), for
-                the cell shift (ignored without one; None: the model's own scale, 0).
+            scales: ``(N,)``, ``(1,)`` or ``(B, N)`` each point's rendering scale, ``log2`` (model pixel / rendered
+                pixel), for the cell shift (ignored without one; None: the model's own scale, 0).
         """
+        if self._fused(generated, coords, scales):  # inference: the shifts per code (the same function)
+            return render_per_code(self, generated, siren, coords, on_codes, scales)
         local = self.local(interpolate_grid(generated.grid, coords, self.align_corners, on_codes))  # (B, N, k L F)
         local = local.chunk(self.num_layers, dim=-1)  # per layer (B, N, k * F)
         cells = [None] * self.num_layers
         if self.cell is not None and scales is not None:
-            cells = self.cell(scales.to(local[0].dtype)[:, None]).chunk(self.num_layers, dim=-1)  # per layer (N, F)
+            cells = self.cell(scales.to(local[0].dtype)[..., None]).chunk(self.num_layers, dim=-1)  # (N | B N, F)
         glob = [(s.unsqueeze(1), t.unsqueeze(1)) for s, t in _film(generated.modulations)] or None
         modulations = []
         for i, m in enumerate(local):
@@ -183,6 +186,13 @@ class GridHypernet(nn.Module):
                 shift = shift + cells[i]
             modulations.append((scale, shift))
         return siren(coords, modulations=modulations)
+
+    def _fused(self, generated: Generated, coords: torch.Tensor, scales: torch.Tensor | None) -> bool:
+        """Whether :func:`~hypersiren.prior.fused_render.render_per_code` renders: no autograd history wanted, no
+        autocast (its dtype decides the kernels), shifts only, one scale for every point."""
+        if torch.is_grad_enabled() or self.scale or torch.is_autocast_enabled(coords.device.type):
+            return False
+        return scales is None or scales.numel() == 1
 
 
 def _code(latent: Latent | torch.Tensor) -> torch.Tensor:

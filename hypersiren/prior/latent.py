@@ -108,7 +108,30 @@ def interpolate_grid(
     if grid.dim() != 4 or coords.dim() != 2 or coords.shape[-1] != 2:
         raise ValueError(f"expected a grid (B, D, g_h, g_w) and coords (N, 2), got {tuple(grid.shape)} "
                          f"and {tuple(coords.shape)}")  # fmt: skip
-    b, d, gh, gw = grid.shape
+    b, d = grid.shape[:2]
+    index, weight = grid_corners(coords, grid.shape[-2:], align_corners, on_codes)  # (N, k), (N, k): k = 1 or 4
+    flat = grid.flatten(2).transpose(1, 2)  # (B, G, D)
+    if index.shape[1] == 1:  # every point on a code: the code itself, not a blend whose weights are 1 +- 1e-7
+        return flat[:, index[:, 0]]  # (B, N, D)
+    corners = flat[:, index.flatten()].view(b, -1, 4, d)  # (B, N, 4, D)
+    return torch.einsum("bnkd,nk->bnd", corners, weight.to(grid.dtype))
+
+
+def grid_corners(
+    coords: torch.Tensor, size: tuple[int, int], align_corners: bool = True, on_codes: bool | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which codes of a ``g_h x g_w`` grid each point blends, and how (:func:`interpolate_grid`'s weights).
+
+    Args:
+        coords: ``(N, 2)`` in (y, x) order.
+        size: ``(g_h, g_w)``.
+        align_corners, on_codes: as for :func:`interpolate_grid`.
+
+    Returns:
+        ``(N, k)`` flat code indices (row-major) and ``(N, k)`` float32 weights summing to 1: ``k = 4`` (the cell's
+        corners, top-left first), or ``k = 1`` (weight 1) when every point lies on a code.
+    """
+    gh, gw = size
     unit = (coords.float().clamp(-1, 1) + 1) / 2  # (N, 2) in [0, 1]
     # per axis with Python numbers: a tensor of the sizes would be a host-to-device copy (a wait) in every render
     if align_corners:
@@ -118,9 +141,10 @@ def interpolate_grid(
     nearest = pos.round()
     if on_codes is None:
         on_codes = bool(((pos - nearest).abs() < 1e-4).all())
-    if on_codes:  # every point on a code (rendering at the grid's own pixels):
-        on = nearest.long()  # the code itself, a gather instead of a 4-corner blend whose weights are 1 +- 1e-7
-        return grid.flatten(2).transpose(1, 2)[:, on[:, 0] * gw + on[:, 1]]  # (B, N, D)
+    if on_codes:
+        on = nearest.long()
+        index = (on[:, 0] * gw + on[:, 1])[:, None]
+        return index, torch.ones_like(pos[:, :1])
     floor = pos.floor()
     lo = torch.stack([floor[:, 0].clamp(max=max(gh - 2, 0)), floor[:, 1].clamp(max=max(gw - 2, 0))], 1).long()
     frac = pos - lo  # (N, 2) in [0, 1]: (N, 2) the cell's top-left code and the position in the cell
@@ -129,6 +153,4 @@ def interpolate_grid(
     index = torch.stack([lo[:, 0] * gw + lo[:, 1], lo[:, 0] * gw + hi[:, 1],
                          hi[:, 0] * gw + lo[:, 1], hi[:, 0] * gw + hi[:, 1]], dim=1)  # (N, 4)  # fmt: skip
     weight = torch.cat([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], dim=1)  # (N, 4)
-    flat = grid.flatten(2).transpose(1, 2)  # (B, G, D)
-    corners = flat[:, index.flatten()].view(b, -1, 4, d)  # (B, N, 4, D)
-    return torch.einsum("bnkd,nk->bnd", corners, weight.to(grid.dtype))
+    return index, weight

@@ -35,8 +35,8 @@ class LossTerms(NamedTuple):
             when ``missing_weight`` is given).
         latent_sq: the mean square of every latent element (the encoder's output).
         params_sq: the mean square of every generated element (``Generated.tensors()``: weights, modulations).
-        kl: the sampler's KL term, mean over images (0 outside sampler training).
-        flow: the sampler's prior loss, mean over images (0 outside sampler training).
+        flow: the sampler's flow-matching loss, mean over images (0 outside sampler training:
+            :func:`sampler_loss`).
         offgrid: the plain MSE over the off-lattice points (0 without them); ``mse`` is then the lattice's.
     """
 
@@ -44,7 +44,6 @@ class LossTerms(NamedTuple):
     mse: torch.Tensor
     latent_sq: torch.Tensor
     params_sq: torch.Tensor
-    kl: torch.Tensor | float = 0.0
     flow: torch.Tensor | float = 0.0
     offgrid: torch.Tensor | float = 0.0
 
@@ -57,12 +56,10 @@ def prior_loss(
     seen: torch.Tensor | None = None,
     missing_weight: float | None = None,
     log_mse: bool = False,
-    kl_weight: float = 0.0,
-    flow_weight: float = 1.0,
     lattice: int | None = None,
     offgrid_weight: float = 1.0,
 ) -> LossTerms:
-    """The paper's loss for a batch (and, when ``out`` comes from the sampler's training path, its terms).
+    """The paper's loss for a batch.
 
     Args:
         out: the model's output for ``images``.
@@ -76,8 +73,6 @@ def prior_loss(
         log_mse: the data term is ``mean_b log(mse_b + 1e-5)``, each image's log MSE (its PSNR up to sign and
             scale), instead of the MSE: every image weighs by its relative error, so an image with little left to
             fill (most pixels observed) is not drowned by the sparse ones. ``mse`` still reports the plain MSE.
-        kl_weight, flow_weight: with ``out.sampler`` (:mod:`hypersiren.prior.sampler`): the total adds
-            ``kl_weight * mean(kl) + flow_weight * mean(prior_loss)``.
         lattice: with off-lattice points (:mod:`hypersiren.prior.batches`), how many of the rendered points come
             first and are the model's pixel centres: the data term is then the lattice's (as above) plus
             ``offgrid_weight`` times the same term over the off-lattice points, each image's two errors apart (a
@@ -87,8 +82,7 @@ def prior_loss(
     if lattice is not None:
         on = out._replace(images=out.images[..., :lattice])
         seen_on = None if seen is None else seen[..., :lattice]
-        terms = prior_loss(on, images[..., :lattice], latent_reg, param_reg, seen_on, missing_weight, log_mse,
-                           kl_weight, flow_weight)  # fmt: skip
+        terms = prior_loss(on, images[..., :lattice], latent_reg, param_reg, seen_on, missing_weight, log_mse)
         error = (out.images[..., lattice:].float() - images[..., lattice:]) ** 2
         per_image = error.flatten(1).mean(1)
         off = torch.log(per_image + LOG_EPS).mean() if log_mse else per_image.mean()
@@ -105,10 +99,17 @@ def prior_loss(
     latent_sq = _mean_square(out.latent.tensors())
     params_sq = _mean_square(out.generated.tensors())
     total = data + latent_reg * latent_sq + param_reg * params_sq
+    return LossTerms(total, mse, latent_sq, params_sq)
+
+
+def sampler_loss(out: HyperSirenOutput) -> LossTerms:
+    """The sampler's loss for a batch (:mod:`hypersiren.prior.sampler`): its flow-matching loss, mean over images;
+    the mean prior's terms are zero (it is fixed while the sampler trains)."""
     if out.sampler is None:
-        return LossTerms(total, mse, latent_sq, params_sq)
-    kl, flow = out.sampler.kl.mean(), out.sampler.prior_loss.mean()
-    return LossTerms(total + kl_weight * kl + flow_weight * flow, mse, latent_sq, params_sq, kl, flow)
+        raise ValueError("sampler_loss needs the model's sampler training path (forward with truth=)")
+    flow = out.sampler.loss.mean()
+    zero = flow.new_zeros(())
+    return LossTerms(flow, zero, zero, zero, flow)
 
 
 def balanced_mean(error: torch.Tensor, seen: torch.Tensor, missing_weight: float) -> torch.Tensor:

@@ -10,6 +10,7 @@ Its configuration is :mod:`hypersiren.prior.config`; saving and strict loading (
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import NamedTuple
 
 import torch
@@ -17,15 +18,16 @@ from torch import nn
 
 from hypersiren.masks.resample import resize_observed
 from hypersiren.prior.checkpoints import HubCheckpoints
-from hypersiren.prior.config import HyperSirenConfig
+from hypersiren.prior.config import RETIRED_SAMPLERS, HyperSirenConfig
 from hypersiren.prior.encoders import build_encoder
 from hypersiren.prior.hypernet import build_hypernet
 from hypersiren.prior.latent import Generated, Latent
 from hypersiren.prior.rendering import Rendering, paste_observed
 from hypersiren.prior.sampler import Sampler, SamplerTerms
-from hypersiren.prior.sampling import Sampling
 from hypersiren.siren.network import Siren
 from hypersiren.utils.config import from_dict
+
+logger = logging.getLogger(__name__)
 
 
 class HyperSirenOutput(NamedTuple):
@@ -48,7 +50,6 @@ class HyperSirenOutput(NamedTuple):
 
 class HyperSiren(
     Rendering,
-    Sampling,
     nn.Module,
     HubCheckpoints,
     library_name="hypersiren",
@@ -67,10 +68,21 @@ class HyperSiren(
 
     def __init__(self, config: HyperSirenConfig | dict | None = None) -> None:
         super().__init__()
+        self.retired_prefixes: tuple[str, ...] = ()  # weights of a checkpoint that this version does not load
         if config is None:
             config = HyperSirenConfig()
         elif isinstance(config, dict):  # as read from a config.json: a field it predates has its old meaning
-            config = from_dict(HyperSirenConfig, {**HyperSirenConfig.SAVED_BEFORE, **config})
+            config = {**HyperSirenConfig.SAVED_BEFORE, **config}
+            if config.get("sampler") in RETIRED_SAMPLERS:
+                logger.warning(
+                    "this checkpoint's sampler (%r, a latent sampler of 0.2.dev, retired: its draws were "
+                    "under-dispersed) is not loaded: the prior completes with its mean only (inpaint, "
+                    "render); sample() needs a prior trained with sampler='pixel_flow'",
+                    config["sampler"],
+                )
+                config = {k: v for k, v in config.items() if not k.startswith("sampler")}
+                self.retired_prefixes = ("sampler.",)
+            config = from_dict(HyperSirenConfig, config)
         self.config = config
         c = config
         grid = {}
@@ -87,9 +99,9 @@ class HyperSiren(
         if c.hypernet == "full":
             self.siren.requires_grad_(False)  # a template only: every parameter is generated
         self.sampler = None
-        if c.sampler != "none":
-            encoder = dict(latent_dim=c.latent_dim, width=c.encoder_width, **grid)
-            self.sampler = Sampler(c.sampler, encoder, c.channels, c.sampler_dim, c.sampler_width, c.sampler_steps)
+        if c.sampler == "pixel_flow":
+            self.sampler = Sampler(c.channels, c.grid_dim if c.sampler_codes else 0, c.sampler_width, c.sampler_stages,
+                                   c.sampler_blocks, c.sampler_steps, c.sampler_scale)  # fmt: skip
 
     def encode(self, images: torch.Tensor, observed: torch.Tensor, encoder_dtype: torch.dtype | None = None) -> Latent:
         """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> :class:`Latent` (code ``(B, latent_dim)``).
@@ -154,24 +166,128 @@ class HyperSiren(
             chunk: render this many samples at a time (see :meth:`decode`).
             encoder_dtype: see :meth:`encode`.
             render_dtype: see ``dtype`` of :meth:`decode`.
-            truth: the whole images ``(B, C, H, W)``: train the sampler (:mod:`hypersiren.prior.sampler`): its
-                posterior reads them, its encoder decodes a draw, and ``.sampler`` holds its KL and prior terms.
-            generator: the sampler's draws in training (seeded per step, for an exact resume).
+            truth: the whole images ``(B, C, H, W)``: the sampler's training path (:mod:`hypersiren.prior.sampler`):
+                ``.images`` is the mean completion at the model's side (no autograd history: the mean prior is
+                fixed) and ``.sampler`` the flow's loss on ``truth``; the other rendering arguments do not apply.
+            generator: the noise and times of the sampler's loss (seeded per step, for an exact resume).
         """
-        terms = None
         if truth is not None:
-            latent, terms = self._posterior_latent(images, observed, truth, generator)
-        else:
-            latent = self.encode(images, observed, encoder_dtype)
+            return self._sampler_terms(images, observed, truth, generator)
+        latent = self.encode(images, observed, encoder_dtype)
         generated = self.generate(latent)
         if points is not None:
             if pixels is not None or size is not None:
                 raise ValueError("give points, or pixels / size, not both")
             rendered = self.decode_points(generated, points, chunk, render_dtype, point_scales)
-            return HyperSirenOutput(rendered, latent, generated, terms)
+            return HyperSirenOutput(rendered, latent, generated)
         height, width = size or images.shape[-2:]
         rendered = self.decode(generated, height, width, pixels, chunk, render_dtype)
-        return HyperSirenOutput(rendered, latent, generated, terms)
+        return HyperSirenOutput(rendered, latent, generated)
+
+    def _sampler_terms(
+        self, images: torch.Tensor, observed: torch.Tensor, truth: torch.Tensor, generator: torch.Generator | None
+    ) -> HyperSirenOutput:
+        """The sampler's training path: the mean completion (fixed), and the flow's loss from it to ``truth``."""
+        if self.sampler is None:
+            raise ValueError("this model has no sampler (config.sampler='none'): there is nothing to train on truth")
+        if truth.shape != images.shape:
+            raise ValueError(f"truth must be shaped like the images {tuple(images.shape)}, got {tuple(truth.shape)}")
+        with torch.no_grad():
+            truth, _ = self.model_input(truth, torch.ones_like(observed))
+            images, observed = self.model_input(images, observed)
+            mean, latent, generated = self.mean_completion(images, observed)
+        terms = SamplerTerms(self.sampler.loss(truth, mean, observed, latent.grid, generator))
+        return HyperSirenOutput(mean, latent, generated, terms)
+
+    def mean_completion(self, images: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, Latent, Generated]:
+        """The mean prior's completion at the model's side, observed pixels kept, with its latent and SIREN.
+
+        Args:
+            images, observed: at the model's side (:meth:`model_input`).
+
+        Returns:
+            ``(B, C, S, S)`` in [-1, 1], the :class:`Latent` and the :class:`Generated`.
+        """
+        latent = self.encode(images, observed)
+        generated = self.generate(latent)
+        rendered = self.decode(generated, *images.shape[-2:])
+        return paste_observed(rendered, images, observed), latent, generated
+
+    @torch.no_grad()
+    def draw(
+        self,
+        images: torch.Tensor,
+        observed: torch.Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> Generated:
+        """``num_samples`` SIRENs per image drawn by the sampler: a :class:`Generated` of ``B K`` (image-major), for
+        :meth:`decode` / :meth:`decode_points` (what :meth:`sample` renders).
+
+        Each draw is the sampler's completion of the missing pixels (:meth:`Sampler.draw`: from the mean completion,
+        the observed pixels kept) encoded by the mean prior with every pixel observed.
+
+        Args:
+            generator: draws the noise the samples start from (on the model's device); None: the global one.
+            noise: that noise itself, ``(B K, C, S, S)`` at the model's side ``S`` (e.g. each image's from its own
+                generator, so its samples do not depend on the batch it is in: :meth:`Sampler.noise`); then
+                ``generator`` is unused.
+
+        Raises:
+            ValueError: the model has no sampler.
+        """
+        if self.sampler is None:
+            raise ValueError("this model has no sampler (config.sampler='none'): it completes with its mean only "
+                             "(inpaint, render); load a prior trained with one")  # fmt: skip
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        x, obs = self.model_input(images, observed)
+        mean, latent, _ = self.mean_completion(x, obs)  # once per image, however many draws
+        k = num_samples
+        mean, obs, codes = (t.repeat_interleave(k, 0) for t in (mean, obs, latent.grid))  # (B K, ...) image-major
+        if noise is None:
+            noise = self.sampler.noise(len(mean), x.shape[-1], generator, mean.device)
+        drawn = self.sampler.draw(mean, obs, codes, noise)  # (B K, C, S, S)
+        return self.generate(self.encode(drawn, torch.ones_like(obs)))
+
+    @torch.no_grad()
+    def sample(
+        self,
+        images: torch.Tensor,
+        observed: torch.Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+        size: tuple[int, int] | int | None = None,
+        chunk: int | None = 8,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Draw completions: ``(B, K, C, H, W)`` in [-1, 1], each sample a SIREN.
+
+        The randomness enters through the sampler (:mod:`hypersiren.prior.sampler`), before the SIREN, never as noise
+        on its pixels; the same generator gives the same samples. With nothing observed it draws new faces. An
+        inference call: no autograd history.
+
+        Args:
+            images, observed: as for :meth:`inpaint` (another side is resampled to the model's).
+            num_samples: ``K`` per image.
+            generator: the draws' generator (on the model's device); None: the global one.
+            size: None: at the input's side, the observed pixels kept; ``(H', W')`` (or one side): every sample's
+                SIREN rendered there, as :meth:`render` does.
+            chunk: render this many samples at a time (the same result).
+            noise: see :meth:`draw`.
+
+        Raises:
+            ValueError: the model has no sampler.
+        """
+        b, k = len(images), num_samples
+        generated = self.draw(images, observed, num_samples, generator, noise)
+        if size is not None:
+            height, width = (size, size) if isinstance(size, int) else size
+            return self.decode(generated, height, width, chunk=chunk).clamp(-1, 1).unflatten(0, (b, k))
+        rendered = self.decode(generated, *images.shape[-2:], chunk=chunk)
+        repeated = (t.repeat_interleave(k, 0) for t in (images, observed))
+        return paste_observed(rendered, *repeated).unflatten(0, (b, k))  # (B, K, C, H, W)
 
     @torch.no_grad()
     def render(

@@ -69,7 +69,8 @@ class Rendering:
                 as :func:`torch.nn.functional.grid_sample` with ``align_corners=False`` reads them).
             chunk, dtype: see :meth:`decode`.
             scale: the rendered pixels' scale, ``log2`` (model pixel / rendered pixel): 1 for a rendering at twice
-                the model's side; one value or ``(N,)`` (read by a prior with ``cell_input`` only).
+                the model's side; one value, ``(N,)`` or ``(B, N)`` per image (read by a prior with ``cell_input``
+                only).
         """
         if points.dim() != 2 or points.shape[-1] != 2:
             raise ValueError(f"points must be (N, 2) (y, x) coordinates, got {tuple(points.shape)}")
@@ -110,13 +111,24 @@ class Rendering:
             with torch.autocast(coords.device.type, dtype=dtype):
                 return self._render(generated, coords, on_codes, chunk, None, scale).float()
         if chunk is not None and chunk < (batch := generated.batch_size):
-            parts = [self._render(generated.take(s, s + chunk), coords, on_codes, None, None, scale)
-                     for s in range(0, batch, chunk)]  # fmt: skip
+            per_image = isinstance(scale, torch.Tensor) and scale.dim() == 2  # (B, N): each image's own
+            parts = [
+                self._render(
+                    generated.take(s, s + chunk),
+                    coords,
+                    on_codes,
+                    None,
+                    None,
+                    scale[s : s + chunk] if per_image else scale,
+                )
+                for s in range(0, batch, chunk)
+            ]
             return torch.cat(parts)
         scales = None
         if self.config.cell_input:  # trained up to cell_max_scale: a larger rendering renders as the largest
             if isinstance(scale, torch.Tensor):
-                scales = scale.to(coords.device, torch.float32).reshape(-1)
+                scales = scale.to(coords.device, torch.float32)
+                scales = scales if scales.dim() == 2 else scales.reshape(-1)  # (B, N) per image, else (N,) or (1,)
             else:  # made on the device: a tensor of a Python number would be a host-to-device copy, a wait
                 scales = torch.full((1,), float(scale), device=coords.device)
             scales = scales.clamp(0.0, self.config.cell_max_scale)

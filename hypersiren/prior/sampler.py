@@ -1,25 +1,20 @@
-"""The generative part of a grid prior: completions drawn from a latent, each one a SIREN (ours).
+"""The generative part of a grid prior: a conditional rectified flow that draws the missing pixels from the mean
+completion, each draw then a SIREN (ours, after PMRF: Ohayon, Michaeli and Elad, ICLR 2025).
 
-The mean prior's completion is the conditional mean, the average of every face that fits the observed pixels
-(Freirich, Michaeli and Meir 2021: the least-MSE estimator among those whose outputs look like real images is a
-stochastic transformation of it). The sampler adds a latent ``z`` of ``sampler_dim`` channels at the grid
-encoder's deepest level (a ``g x g`` map, ``g = side / 2**grid_stages``) to a copy of the mean prior's encoder
-(:class:`~hypersiren.prior.grid_encoder.GridEncoder` with ``noise_dim``), which the mean prior's hypernetwork and
-SIREN then render, so every sample is a SIREN at any resolution and ``inpaint`` / ``render`` stay the mean.
+The mean prior's completion is the conditional mean, the average of every face that fits the observed pixels; the
+least-MSE estimator among those whose outputs look like real images starts from it and adds what the average lost
+(Freirich, Michaeli and Meir 2021; PMRF flows from the posterior mean to the image). Here a small U-Net learns the
+velocity of a rectified flow (Liu et al. 2023; flow matching, Lipman et al. 2023) from Gaussian noise on the missing
+pixels to the *residual* ``(truth - mean) / sampler_scale`` there, given the mean completion, the ``observed`` mask and
+(``sampler_codes``) the mean prior's code grid at each pixel: it only has to learn what the mean averaged away, and
+the observed pixels' values reach it through the mean completion at every scale of the U-Net. A draw is the mean
+plus ``sampler_scale`` times the flow's end point on the missing pixels (``sampler_steps`` Euler steps), the observed
+pixels kept; :class:`~hypersiren.prior.model.HyperSiren` then encodes the drawn face with every pixel observed, so
+every draw is a SIREN that renders at any size, and ``inpaint`` / ``render`` stay the mean, untouched.
 
-Training (a conditional VAE, as in Pluralistic Image Completion's reconstructive path, Zheng et al. 2019): the
-posterior :class:`Posterior` sees the whole face and the mask and gives ``q(z | x, observed)``; the copy of the
-encoder decodes a draw of it; the loss is the prior's reconstruction plus a KL term. The prior over ``z`` given
-only the observed pixels is one of:
-
-- ``flow``: conditional rectified flow (Liu et al. 2023; flow matching, Lipman et al. 2023) on the latent, as
-  latent diffusion does for Spatial Functa (Bauer et al. 2023): a velocity field ``v(z_t, t | deep)`` over the
-  ``g x g`` map, trained on draws of ``q`` (stopped gradients: it learns the posterior's latents without pulling
-  them), ``q`` itself held near N(0, I) by a small KL; sampled by ``sampler_steps`` Euler steps from N(0, I).
-- ``gaussian``: the plain conditional VAE: ``p(z | observed)`` a Gaussian from the deep features, ``KL(q || p)``
-  trained jointly (known to collapse towards little diversity: measured in docs/results.md).
-
-Both condition on the deep features of the observed image (the copy's contracting path, without ``z``).
+Deviation from PMRF: its flow starts from the mean plus noise and is not conditioned; ours starts from noise on the
+missing pixels only and reads the mask, the mean and the codes (a conditional flow), so a pixel that is observed
+never moves.
 """
 
 from __future__ import annotations
@@ -29,175 +24,200 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from hypersiren.prior.blocks import ResBlock
-from hypersiren.prior.config import SAMPLERS
-from hypersiren.prior.grid_encoder import GridEncoder
+from hypersiren.prior.grid_encoder import SelfAttention
 
 
 class SamplerTerms(NamedTuple):
-    """What the sampler's training path adds to the model's output, per image ``(B,)``.
+    """What the sampler's training path adds to the model's output.
 
     Attributes:
-        kl: ``KL(q || N(0, I))`` (``flow``) or ``KL(q || p(z | observed))`` (``gaussian``), summed over ``z``.
-        prior_loss: the flow's velocity MSE (``flow``), zero for ``gaussian``.
+        loss: ``(B,)`` the flow-matching loss per image: the mean over its missing pixels (and channels) of the
+            squared error of the velocity (0 for an image with nothing missing).
     """
 
-    kl: torch.Tensor
-    prior_loss: torch.Tensor
+    loss: torch.Tensor
 
 
-class Posterior(nn.Module):
-    """``q(z | the whole image, observed)``: a strided CNN -> ``(mu, logvar)``, each ``(B, d, g, g)``.
-
-    Args:
-        channels: image channels (the mask is one more).
-        noise_dim: ``d``.
-        width: channels of the first stage, doubled per stage up to 4x.
-        stages: stride-2 stages (the grid encoder's, so the map is ``g x g``).
-    """
-
-    def __init__(self, channels: int, noise_dim: int, width: int, stages: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(channels + 1, width, 3, padding=1)]
-        c = width
-        for i in range(stages):
-            out = width * min(2 ** (i + 1), 4)
-            layers.append(ResBlock(c, out, stride=2))
-            c = out
-        layers += [nn.GroupNorm(min(8, c), c), nn.SiLU(), nn.Conv2d(c, 2 * noise_dim, 1)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, images: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, C, H, W)`` (every pixel), ``(B, 1, H, W)`` -> ``(mu, logvar)``."""
-        mu, logvar = self.net(torch.cat([images, observed.to(images.dtype)], 1)).chunk(2, dim=1)
-        return mu, logvar.clamp(-12, 6)
-
-
-def _time_features(t: torch.Tensor, size: int) -> torch.Tensor:
+def time_features(t: torch.Tensor, size: int) -> torch.Tensor:
     """``(B,)`` in [0, 1] -> ``(B, size)`` sinusoidal features (as diffusion models embed their time)."""
-    freqs = torch.exp(torch.arange(size // 2, device=t.device) * (-math.log(1000.0) / max(1, size // 2 - 1)))
+    half = size // 2
+    freqs = torch.exp(torch.arange(half, device=t.device) * (-math.log(1000.0) / max(1, half - 1)))
     angles = t[:, None].float() * 1000.0 * freqs
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
-class FlowPrior(nn.Module):
-    """``p(z | observed)`` by conditional rectified flow on the ``g x g`` latent map.
+class TimeBlock(nn.Module):
+    """Pre-activation residual block whose second normalisation is scaled and shifted by the time (as in ADM).
 
     Args:
-        deep_channels: channels of the deep features it is conditioned on.
-        noise_dim: ``d``.
-        width: the velocity network's channels.
-        blocks: its residual blocks (each modulated by the time).
+        in_channels, out_channels: widths.
+        time_features: the width of the time embedding it reads.
     """
 
-    def __init__(self, deep_channels: int, noise_dim: int, width: int, blocks: int = 3) -> None:
+    def __init__(self, in_channels: int, out_channels: int, time_features: int) -> None:
         super().__init__()
+        self.norm1 = nn.GroupNorm(min(8, in_channels), in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.time = nn.Linear(time_features, 2 * out_channels)
+        self.norm2 = nn.GroupNorm(min(8, out_channels), out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)  # each block starts as its skip: the U-Net starts near the identity path
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """``(B, in, H, W)``, ``(B, time_features)`` -> ``(B, out, H, W)``."""
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.time(emb)[..., None, None].chunk(2, dim=1)  # each (B, out, 1, 1)
+        h = self.conv2(F.silu(self.norm2(h) * (1 + scale) + shift))
+        return self.skip(x) + h
+
+
+class FlowUNet(nn.Module):
+    """The velocity network: a U-Net of time-modulated residual blocks, self-attention at its deepest level.
+
+    Args:
+        in_channels: the state and the conditions, stacked.
+        out_channels: the velocity's channels.
+        width: channels at full resolution; doubled per stage, at most 4x.
+        stages: stride-2 stages (the deepest level is ``1 / 2**stages`` of the side).
+        blocks: residual blocks per level on the way down (one more on the way up, as in DDPM).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, width: int, stages: int, blocks: int) -> None:
+        super().__init__()
+        widths = [width * min(2**i, 4) for i in range(stages + 1)]
+        emb = 4 * width
         self.width = width
-        self.inp = nn.Conv2d(noise_dim + deep_channels, width, 3, padding=1)
-        self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, 2 * width * blocks))
-        self.blocks = nn.ModuleList(ResBlock(width, width) for _ in range(blocks))
-        self.out = nn.Sequential(nn.GroupNorm(min(8, width), width), nn.SiLU(),
-                                 nn.Conv2d(width, noise_dim, 3, padding=1))  # fmt: skip
+        self.time = nn.Sequential(nn.Linear(width, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.down, self.downsample, self.up = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        skips, c = [width], width  # the channels of every skip, in the order the way down makes them
+        for i, w in enumerate(widths):
+            level = nn.ModuleList()
+            for _ in range(blocks):
+                level.append(TimeBlock(c, w, emb))
+                c = w
+                skips.append(c)
+            self.down.append(level)
+            if i < stages:
+                self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+                skips.append(c)
+        self.mid = nn.ModuleList([TimeBlock(c, c, emb), TimeBlock(c, c, emb)])
+        self.attention = SelfAttention(c)
+        for w in reversed(widths):  # each level's blocks read one skip each, the last made first
+            level = nn.ModuleList()
+            for _ in range(blocks + 1):
+                level.append(TimeBlock(c + skips.pop(), w, emb))
+                c = w
+            self.up.append(level)
+        self.out = nn.Sequential(nn.GroupNorm(min(8, c), c), nn.SiLU(), nn.Conv2d(c, out_channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)  # the velocity starts at zero
+        nn.init.zeros_(self.out[-1].bias)
 
-    def velocity(self, z: torch.Tensor, t: torch.Tensor, deep: torch.Tensor) -> torch.Tensor:
-        """``v(z_t, t | deep)``: ``(B, d, g, g)``, ``(B,)``, ``(B, C, g, g)`` -> ``(B, d, g, g)``."""
-        h = self.inp(torch.cat([z, deep.to(z.dtype)], 1))
-        films = self.time(_time_features(t, self.width)).chunk(2 * len(self.blocks), dim=1)
-        for i, block in enumerate(self.blocks):
-            scale, shift = films[2 * i][..., None, None], films[2 * i + 1][..., None, None]
-            h = block(h * (1 + scale) + shift)
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``(B, in_channels, H, W)``, ``(B,)`` in [0, 1] -> ``(B, out_channels, H, W)``."""
+        emb = self.time(time_features(t, self.width))  # (B, 4 width)
+        h = self.stem(x)
+        skips = [h]
+        for i, level in enumerate(self.down):
+            for block in level:
+                h = block(h, emb)
+                skips.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h)  # (B, c, ceil(H / 2), ceil(W / 2))
+                skips.append(h)
+        h = self.mid[1](self.attention(self.mid[0](h, emb)), emb)
+        for level in self.up:
+            for block in level:
+                skip = skips.pop()
+                if h.shape[-2:] != skip.shape[-2:]:  # up a level; any side, not only multiples of 2**stages
+                    h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+                h = block(torch.cat([h, skip], dim=1), emb)
         return self.out(h)
-
-    def loss(self, z1: torch.Tensor, deep: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """The flow-matching loss per image ``(B,)``: ``|v(z_t, t) - (z1 - z0)|^2`` at ``z_t = (1 - t) z0 + t z1``."""
-        z0 = torch.randn(z1.shape, generator=generator, device=z1.device, dtype=z1.dtype)
-        t = torch.rand(len(z1), generator=generator, device=z1.device)
-        zt = (1 - t)[:, None, None, None] * z0 + t[:, None, None, None] * z1
-        return (self.velocity(zt, t, deep) - (z1 - z0)).pow(2).flatten(1).mean(1)
-
-    def sample(self, deep: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
-        """``steps`` Euler steps from the N(0, I) ``noise`` ``(B, d, g, g)`` to a draw of ``p(z | observed)``."""
-        z, shape = noise, noise.shape
-        for i in range(steps):
-            t = torch.full((shape[0],), i / steps, device=deep.device)
-            z = z + self.velocity(z, t, deep) / steps
-        return z
-
-    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, deep: torch.Tensor) -> torch.Tensor:
-        """``KL(q || N(0, I))`` per image, summed over ``z``: the flow learns ``q``'s draws; this keeps them tame."""
-        return gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar))
-
-
-class GaussianPrior(nn.Module):
-    """``p(z | observed)`` a diagonal Gaussian from the deep features (the plain conditional VAE)."""
-
-    def __init__(self, deep_channels: int, noise_dim: int, width: int) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(deep_channels, width, 3, padding=1), ResBlock(width, width),
-                                 nn.GroupNorm(min(8, width), width), nn.SiLU(),
-                                 nn.Conv2d(width, 2 * noise_dim, 1))  # fmt: skip
-
-    def params(self, deep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.net(deep).chunk(2, dim=1)
-        return mu, logvar.clamp(-12, 6)
-
-    def loss(self, z1: torch.Tensor, deep: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return z1.new_zeros(len(z1))
-
-    def sample(self, deep: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
-        mu, logvar = self.params(deep)
-        return mu + (0.5 * logvar).exp() * noise
-
-    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, deep: torch.Tensor) -> torch.Tensor:
-        return gaussian_kl(mu, logvar, *self.params(deep))
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor) -> torch.Tensor:
-    """``KL(N(mu, e^logvar) || N(mu_p, e^logvar_p))`` per image ``(B,)``, summed over the other dimensions, in
-    float32 (under bf16 autocast the terms of a KL near zero round to noise of either sign)."""
-    mu, logvar, mu_p, logvar_p = (t.float() for t in (mu, logvar, mu_p, logvar_p))
-    kl = 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1)
-    return kl.flatten(1).sum(1)
 
 
 class Sampler(nn.Module):
-    """A copy of the mean prior's grid encoder that takes ``z``, its posterior and its prior.
+    """``p(missing pixels | observed)``: a conditional rectified flow on the residual from the mean completion.
 
     Args:
-        kind: ``flow`` or ``gaussian`` (:data:`SAMPLERS`).
-        encoder: the grid encoder's constructor arguments (as the mean prior's), without ``noise_dim``.
         channels: image channels.
-        noise_dim: ``d``, the latent's channels per deepest cell.
-        width: the posterior's and the prior's width.
-        steps: Euler steps of ``flow`` sampling.
+        code_dim: channels of the mean prior's code grid it reads (0: none).
+        width, stages, blocks: the velocity U-Net's (:class:`FlowUNet`).
+        steps: Euler steps of a draw.
+        scale: the residual's scale in the model's [-1, 1] units (the flow's data are ``residual / scale``).
     """
 
-    def __init__(self, kind: str, encoder: dict, channels: int, noise_dim: int, width: int, steps: int) -> None:
+    def __init__(self, channels: int, code_dim: int, width: int, stages: int, blocks: int, steps: int,
+                 scale: float) -> None:  # fmt: skip
         super().__init__()
-        if kind not in SAMPLERS[1:]:
-            raise ValueError(f"sampler is one of {', '.join(SAMPLERS)}, got {kind!r}")
-        self.noise_dim, self.steps, self.stages = noise_dim, steps, encoder["stages"]
-        self.encoder = GridEncoder(channels, **encoder, noise_dim=noise_dim)
-        self.posterior = Posterior(channels, noise_dim, width // 2, self.stages)
-        deep = self.encoder.deep_channels
-        self.prior = FlowPrior(deep, noise_dim, width) if kind == "flow" else GaussianPrior(deep, noise_dim, width)
+        self.channels, self.code_dim, self.steps, self.scale = channels, code_dim, steps, scale
+        self.net = FlowUNet(2 * channels + 1 + code_dim, channels, width, stages, blocks)
 
-    def start_from(self, encoder: GridEncoder) -> None:
-        """Copy the mean prior's encoder into the sampler's (its noise input stays zero: the same completions)."""
-        missing, unexpected = self.encoder.load_state_dict(encoder.state_dict(), strict=False)
-        if unexpected or any(not k.startswith("inject.") for k in missing):
-            raise ValueError(f"the mean encoder does not fit the sampler's: missing {missing}, unexpected {unexpected}")
+    def velocity(
+        self,
+        state: torch.Tensor,
+        t: torch.Tensor,
+        mean: torch.Tensor,
+        observed: torch.Tensor,
+        codes: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """``v(state, t | mean, observed, codes)``: ``(B, C, H, W)``, ``(B,)`` -> ``(B, C, H, W)``.
+
+        Args:
+            mean: ``(B, C, H, W)`` the mean completion (observed pixels kept).
+            observed: ``(B, 1, H, W)`` bool.
+            codes: ``(B, code_dim, h, w)`` the mean prior's code grid (resampled to ``H x W`` if another side).
+        """
+        inputs = [state, mean.to(state.dtype), observed.to(state.dtype)]
+        if self.code_dim:
+            if codes is None:
+                raise ValueError(f"this sampler reads the mean prior's codes ({self.code_dim} channels): give codes")
+            if codes.shape[-2:] != state.shape[-2:]:
+                codes = F.interpolate(codes, size=state.shape[-2:], mode="nearest")
+            inputs.append(codes.to(state.dtype))
+        return self.net(torch.cat(inputs, dim=1), t)
+
+    def loss(
+        self,
+        truth: torch.Tensor,
+        mean: torch.Tensor,
+        observed: torch.Tensor,
+        codes: torch.Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The flow-matching loss per image ``(B,)``: ``|v(x_t, t) - (r - z)|^2`` over the missing pixels, at
+        ``x_t = (1 - t) z + t r``, ``r = (truth - mean) / scale``, ``z ~ N(0, I)`` on the missing pixels, ``t`` uniform
+        in [0, 1].
+        """
+        missing = (~observed).to(truth.dtype)  # (B, 1, H, W)
+        residual = (truth - mean) / self.scale * missing
+        z = torch.randn(truth.shape, generator=generator, device=truth.device, dtype=truth.dtype) * missing
+        t = torch.rand(len(truth), generator=generator, device=truth.device, dtype=truth.dtype)
+        state = (1 - t)[:, None, None, None] * z + t[:, None, None, None] * residual
+        error = (self.velocity(state, t, mean, observed, codes).float() - (residual - z)).pow(2) * missing
+        count = missing.flatten(1).sum(1) * truth.shape[1]
+        return error.flatten(1).sum(1) / count.clamp(min=1)
 
     def noise(self, n: int, side: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        """``n`` draws of the N(0, I) noise a sample starts from, for images of ``side``: ``(n, d, g, g)``."""
-        g = side
-        for _ in range(self.stages):
-            g = math.ceil(g / 2)  # each stride-2 stage of the encoder
-        return torch.randn((n, self.noise_dim, g, g), generator=generator, device=device)
+        """``n`` draws of the N(0, I) noise a sample starts from, for ``side x side`` images: ``(n, C, side, side)``."""
+        return torch.randn((n, self.channels, side, side), generator=generator, device=device)
 
-    def draw(self, deep: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """A draw of ``p(z | observed)`` per row of ``deep`` ``(N, C, g, g)`` from ``noise`` ``(N, d, g, g)``."""
-        if noise.shape != (len(deep), self.noise_dim, *deep.shape[-2:]):
-            raise ValueError(f"noise must be {(len(deep), self.noise_dim, *deep.shape[-2:])}, got {tuple(noise.shape)}")
-        return self.prior.sample(deep, noise.to(deep.device, deep.dtype), self.steps)
+    def draw(
+        self, mean: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor | None, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """One completion per row from ``noise`` ``(N, C, H, W)``: ``(N, C, H, W)`` in [-1, 1], observed pixels kept.
+
+        Args:
+            mean, observed, codes: as for :meth:`velocity`, one row per draw.
+        """
+        if noise.shape != mean.shape:
+            raise ValueError(f"noise must be shaped like the images {tuple(mean.shape)}, got {tuple(noise.shape)}")
+        missing = (~observed).to(mean.dtype)
+        state = noise.to(mean.device, mean.dtype) * missing
+        for i in range(self.steps):
+            t = torch.full((len(mean),), i / self.steps, device=mean.device, dtype=mean.dtype)
+            state = state + self.velocity(state, t, mean, observed, codes).to(mean.dtype) * missing / self.steps
+        return torch.where(observed, mean, (mean + self.scale * state).clamp(-1.0, 1.0))

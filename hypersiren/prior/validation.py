@@ -3,8 +3,9 @@ pixels, at the fixed contexts of :func:`hypersiren.prior.training.validation_mas
 validation faces; the caller gathers (the library has no Accelerator: ``gather`` and ``autocast`` are passed in).
 
 With the hires faces also ``hires_full`` / ``hires_center``: the rendering at their side against them. With
-``sampler``: the centre hole completed by 4 draws (``sample_center``: one draw's MSE; ``best4_center``: the best of
-the 4), draws seeded by (seed, -3, rank, chunk).
+``sampler``: the flow's loss on the centre hole (``flow_center``: its noise and times seeded by (seed, -4, rank,
+chunk), so comparable across a run) and the centre hole completed by 4 draws (``sample_center``: one draw's MSE;
+``best4_center``: the best of the 4), draws seeded by (seed, -3, rank, chunk).
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def validate(
         results[name] = gather(torch.cat(errors))[:n].mean().item()
     if sampler:
         bare = getattr(model, "module", model)
+        flow = []  # the flow's loss on the centre hole, its noise and times fixed: cheap, and comparable over a run
+        for i, chunk in enumerate(idx.split(batch_size)):
+            x = to_model_range(images[chunk]).to(device)
+            with autocast():
+                out = model(x, masks["mse_center"][chunk].to(device), truth=x,
+                            generator=generator(seed, -4, rank, i, device=device))  # fmt: skip
+            flow.append(out.sampler.loss.float())
+        results["flow_center"] = gather(torch.cat(flow))[:n].mean().item()
         draws = []
         for i, chunk in enumerate(idx.split(batch_size)):
             x = to_model_range(images[chunk]).to(device)

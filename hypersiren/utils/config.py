@@ -157,7 +157,8 @@ def parse_args(
     args = list(argv)
     word = {positional: args.pop(0)} if positional and args and not args[0].startswith("-") else {}
     flags = parse_overrides(args)
-    bools = {f.name for f in dataclasses.fields(cls) if typing.get_type_hints(cls)[f.name] is bool}
+    hints = typing.get_type_hints(cls)
+    bools = {f.name for f in dataclasses.fields(cls) if hints[f.name] in (bool, bool | None)}
     for key in [k for k in flags if k.startswith("no_") and k[3:] in bools and k not in bools]:
         if flags.pop(key) != "true":
             raise ConfigError(f"--{key} takes no value (it sets {key[3:]} to false)")

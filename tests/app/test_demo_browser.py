@@ -53,8 +53,8 @@ def _missing() -> str | None:
 
 
 def _prior_with_sampler(folder: Path) -> str:
-    """The shipped ``celeba32`` if it has a sampler; else it with an untrained ``flow`` sampler added (its encoder the
-    mean encoder, its noise input drawn at random so that draws differ), saved in ``folder``."""
+    """The shipped ``celeba32`` if it has a sampler; else it with an untrained ``pixel_flow`` sampler added (its
+    velocity's last layer drawn at random so that draws differ), saved in ``folder``."""
     import dataclasses
 
     import torch
@@ -65,10 +65,10 @@ def _prior_with_sampler(folder: Path) -> str:
     shipped = HyperSiren.from_pretrained("celeba32")
     if shipped.sampler is not None:
         return "celeba32"
-    model = HyperSiren(dataclasses.replace(shipped.config, sampler="flow"))
+    model = HyperSiren(dataclasses.replace(shipped.config, sampler="pixel_flow"))
     training.init_weights(model, "celeba32")
     with torch.no_grad():
-        model.sampler.encoder.inject.weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
+        model.sampler.net.out[-1].weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
     model.save_pretrained(folder)
     return str(folder)
 
@@ -181,6 +181,8 @@ def test_pick_paint_complete_in_chromium(server, tmp_path):
             js = "() => { const m = document.querySelector('#status').innerText.match(/seed (\\d+)/);"
             page.wait_for_function(js + f" return m !== null && m[1] !== {seed_one!r}; }}", timeout=120_000)
             second = page.locator("#status").inner_text()
+            page.wait_for_function("() => document.querySelectorAll('#samples img').length >= 4", timeout=120_000)
+            redrawn = [_fetch(page, f"#samples img >> nth={i}") for i in range(4)]
             time.sleep(0.5)  # let the images settle before the screenshot
             page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
         finally:
@@ -212,6 +214,7 @@ def test_pick_paint_complete_in_chromium(server, tmp_path):
     assert seeds[0] != seeds[1], f"the same seed twice: {first} / {second}"
     assert all(d.shape == (size, size, 3) for d in drawn) and uncertainty.shape == (size, size, 3)
     assert any(not np.array_equal(drawn[0], d) for d in drawn[1:]), "four identical samples"
+    assert all(not np.array_equal(a, b) for a, b in zip(drawn, redrawn, strict=True)), "a new seed, the same draws"
     # every sample keeps the observed pixels, to the level (the galleries are PNG: Gradio's default WebP is lossy)
     off = max(int(np.abs(d[~hole] - observed[~hole]).max()) for d in drawn)
     assert off == 0, f"a sample's square differs from the page's observed square by up to {off} levels"

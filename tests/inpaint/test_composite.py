@@ -1,4 +1,5 @@
-"""The picture at its own size: the model's square, the SIREN at the picture's pixels, the blend, nothing else."""
+"""The picture at its own size: the model's square, the SIREN at the picture's pixels, the blend (Poisson or a linear
+fade), nothing else."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from PIL import Image
 from hypersiren import HyperSiren, HyperSirenConfig
 from hypersiren.data import center_crop_resize, to_uint8
 from hypersiren.inpaint import load_picture
-from hypersiren.inpaint.composite import BAND, Frame, blend_weights, choose_frame, hole_box, square_image
+from hypersiren.inpaint.blend import blend_weights, poisson_blend
+from hypersiren.inpaint.composite import BAND, BLENDS, Frame, choose_frame, hole_box, square_image
 from hypersiren.inpaint.photo import complete_picture
 from hypersiren.masks import make_observed
 
@@ -35,12 +37,13 @@ def _far_from(hole: np.ndarray, distance: int) -> np.ndarray:
     return ~near[0, 0].bool().numpy()
 
 
-def test_picture_comes_back_at_its_size_untouched_beyond_the_band(model):
+@pytest.mark.parametrize("blend", BLENDS)
+def test_picture_comes_back_at_its_size_untouched_beyond_the_band(model, blend):
     """The issue's target: a 600x400 photo comes back 600x400, bit-identical beyond the hole's blend band."""
     pixels = _noise(600, 400)
     hole = np.zeros((400, 600), bool)
     hole[150:210, 260:340] = True
-    done = complete_picture(model, load_picture(pixels, SIZE, hole), render_size=2 * SIZE)
+    done = complete_picture(model, load_picture(pixels, SIZE, hole), render_size=2 * SIZE, blend=blend)
     assert done.picture.shape == (400, 600, 3) and done.picture.dtype == np.uint8
     changed = (done.picture != pixels).any(-1)
     assert not changed[_far_from(hole, BAND)].any(), "a pixel beyond the blend band changed"
@@ -48,7 +51,7 @@ def test_picture_comes_back_at_its_size_untouched_beyond_the_band(model):
     assert changed[~hole].any(), "the band blends the completion into the picture"
     assert np.array_equal(done.hole, hole), "the completed pixels are the marked ones"
     assert done.completed.shape == (1, 3, SIZE, SIZE) and done.rendered.shape == (1, 3, 2 * SIZE, 2 * SIZE)
-    assert np.array_equal(complete_picture(model, load_picture(pixels, SIZE, hole), band=0).picture[~hole],
+    assert np.array_equal(complete_picture(model, load_picture(pixels, SIZE, hole), band=0, blend=blend).picture[~hole],
                           pixels[~hole]), "with no band, only the hole changes"  # fmt: skip
 
 
@@ -83,7 +86,7 @@ def test_the_hole_is_the_siren_at_the_pictures_own_pixels(model):
     hole = np.zeros((2 * SIZE, 2 * SIZE), bool)
     hole[8:24, 4:20] = True
     picture = load_picture(pixels, SIZE, hole)
-    done = complete_picture(model, picture, band=0)
+    done = complete_picture(model, picture, band=0, blend="linear")  # the completion pasted as it is
     context = torch.where(done.observed, done.image, 0.0)
     with torch.inference_mode():
         rendered = model.render(context, done.observed, 2 * SIZE, 2 * SIZE)  # (1, 3, 2S, 2S)
@@ -135,3 +138,82 @@ def test_turned_frame_maps_both_ways_and_resamples():
     points = Frame.from_box((0, 0, 4, 4)).points(np.array([0, 3]), np.array([1, 2]))
     assert torch.allclose(points, torch.tensor([[-0.75, -0.25], [0.75, 0.25]])), "(y, x) at the pixel centres"
     assert list(frame.contains(np.array([30, 0]), np.array([40, 0]))) == [True, False]
+
+
+def _ramp(height: int, width: int, offset: float = 0.0) -> np.ndarray:
+    """``(H, W, 3)`` on [0, 255]: a colour ramp, plus ``offset``."""
+    yy, xx = np.mgrid[:height, :width].astype(np.float64)
+    return np.stack([40 + 2 * xx, 60 + 1.5 * yy, 90 + xx - yy], -1) + offset
+
+
+def test_poisson_blend_removes_an_offset_and_leaves_the_rest():
+    """A fill whose gradients are the picture's, 50 grey levels brighter: Poisson blending gives back the picture
+    itself (the offset is the seam it removes); nothing beyond the solved pixels moves."""
+    picture = _ramp(24, 30)
+    hole = np.zeros((24, 30), bool)
+    hole[6:18, 8:22] = True
+    solve = ~_far_from(hole, 2)  # the hole and 2 pixels around it
+    out = poisson_blend(picture, picture + 50, solve, ~hole)
+    assert np.abs(out - picture).max() < 0.01, "a constant offset leaves no trace"
+    assert np.array_equal(out[~solve], picture[~solve]), "beyond the solved pixels, the picture exactly"
+    with pytest.raises(ValueError, match="fill must be given"):
+        poisson_blend(picture, np.full_like(picture, np.nan), solve, ~hole)
+
+
+def test_poisson_blend_solves_the_discrete_poisson_equation():
+    """Against a direct sparse solve of the same equations: the hole's Laplacian is the fill's, the band's the
+    picture's, the values beyond them the picture's, a hole's pixel outside both adds no equation."""
+    sparse = pytest.importorskip("scipy.sparse")
+    linalg = pytest.importorskip("scipy.sparse.linalg")
+    rng = np.random.default_rng(0)
+    h, w = 20, 26
+    picture, fill = rng.uniform(0, 255, (h, w, 3)), rng.uniform(0, 255, (h, w, 3))
+    hole = np.zeros((h, w), bool)
+    hole[4:15, 0:12] = True  # on the left edge: a free edge there
+    solve = ~_far_from(hole, 1) & (np.arange(w) < 10)  # the hole's columns 10, 11 are not solved (no fill there)
+    fill[~solve] = np.nan
+    fill[~_far_from(solve, 1)] = rng.uniform(0, 255, (int((~_far_from(solve, 1)).sum()), 3))
+    fill[hole & ~solve] = np.nan
+    known = ~hole
+    index = -np.ones((h, w), int)
+    index[solve] = np.arange(solve.sum())
+    a, b = sparse.lil_matrix((solve.sum(), solve.sum())), np.zeros((solve.sum(), 3))
+    for i, j in zip(*np.nonzero(solve), strict=True):
+        for y, x in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
+            if not (0 <= y < h and 0 <= x < w) or not (solve[y, x] or known[y, x]):
+                continue
+            a[index[i, j], index[i, j]] += 1
+            guide = picture[i, j] - picture[y, x] if known[i, j] and known[y, x] else fill[i, j] - fill[y, x]
+            b[index[i, j]] += np.nan_to_num(guide)
+            if solve[y, x]:
+                a[index[i, j], index[y, x]] -= 1
+            else:
+                b[index[i, j]] += picture[y, x]
+    expected = picture.copy()
+    expected[solve] = linalg.spsolve(a.tocsc(), b)
+    assert np.abs(poisson_blend(picture, fill, solve, known) - expected).max() < 0.01
+
+
+def test_the_picture_path_blends_the_siren_at_the_pictures_own_pixels(model):
+    """``blend="poisson"``: the composite is :func:`poisson_blend` of the picture and the model's own rendering at
+    its pixels, over the hole and the pixels within ``BAND`` of it."""
+    pixels = _noise(2 * SIZE, 2 * SIZE, 5)
+    hole = np.zeros((2 * SIZE, 2 * SIZE), bool)
+    hole[8:24, 6:20] = True
+    done = complete_picture(model, load_picture(pixels, SIZE, hole), blend="poisson")
+    context = torch.where(done.observed, done.image, 0.0)
+    with torch.inference_mode():
+        rendered = model.render(context, done.observed, 2 * SIZE, 2 * SIZE)  # (1, 3, 2S, 2S) on [-1, 1]
+    fill = (rendered[0].clamp(-1, 1).permute(1, 2, 0).double().numpy() + 1) * 127.5  # (2S, 2S, 3) on [0, 255]
+    solve = blend_weights(torch.from_numpy(hole), BAND).numpy() > 0
+    expected = np.clip(np.round(poisson_blend(pixels, fill, solve, ~hole)), 0, 255)
+    assert np.abs(done.picture.astype(int) - expected).max() <= 1, "the blend of the SIREN at the picture's pixels"
+    assert np.array_equal(done.picture[~solve], pixels[~solve])
+
+
+def test_an_unknown_blend_is_refused(model):
+    pixels = _noise(32, 32)
+    hole = np.zeros((32, 32), bool)
+    hole[8:16, 8:16] = True
+    with pytest.raises(ValueError, match="blend must be one of"):
+        complete_picture(model, load_picture(pixels, SIZE, hole), blend="feather")

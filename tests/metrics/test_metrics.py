@@ -127,6 +127,29 @@ def test_inpainting_metrics_keys_and_values():
     assert torch.isnan(out["lpips"]).all(), "no LPIPS model: NaN"
 
 
+def test_lpips_loads_the_bundled_backbone_without_network(tmp_path, monkeypatch):
+    """No file, no environment variable, no download, no cache: the package's own AlexNet weights."""
+    import socket
+
+    import numpy as np
+
+    def offline(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.delenv(perceptual.LPIPS_WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty torchvision cache
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(socket.socket, "connect", offline)
+    model = perceptual.load_lpips()
+    assert model is not None, "LPIPS must load from the bundled weights"
+    with np.load(perceptual.BUNDLED_WEIGHTS) as arrays:
+        assert torch.equal(model.net.slice1._modules["0"].weight, torch.from_numpy(arrays["features.0.weight"]))
+        assert torch.equal(model.net.slice5._modules["10"].bias, torch.from_numpy(arrays["features.10.bias"]))
+    x, y = images(2), images(2, seed=3)
+    assert torch.allclose(perceptual.lpips_distance(model, x, x), torch.zeros(2), atol=1e-7), "LPIPS(x, x) = 0"
+    assert (perceptual.lpips_distance(model, x, y) > 0.01).all(), "different images are apart"
+
+
 @pytest.mark.skipif(not os.environ.get("HYPERSIREN_SHARED_DATA"), reason="opt-in: set HYPERSIREN_SHARED_DATA")
 def test_lpips_pretrained_offline_weights():
     path = Path(os.environ["HYPERSIREN_SHARED_DATA"]) / "lpips" / "alexnet_features_torchvision.npz"

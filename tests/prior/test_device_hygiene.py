@@ -19,7 +19,7 @@ from hypersiren import HyperSiren, HyperSirenConfig, fit, make_observed
 from hypersiren.prior import training
 from hypersiren.prior.batches import training_batch
 from hypersiren.prior.ema import EMA
-from hypersiren.prior.losses import prior_loss
+from hypersiren.prior.losses import prior_loss, sampler_loss
 from hypersiren.prior.refine import refine
 from hypersiren.siren import Siren, grid
 from hypersiren.utils import generator
@@ -37,8 +37,8 @@ def strict() -> contextlib.AbstractContextManager:
 @pytest.fixture
 def model(device) -> HyperSiren:
     torch.manual_seed(0)
-    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=16, cell_input=True, sampler="flow",
-                                   sampler_dim=4, sampler_width=16)  # fmt: skip
+    sampler = dict(sampler="pixel_flow", sampler_width=8, sampler_stages=1, sampler_steps=2)
+    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=16, cell_input=True, **sampler)
     return HyperSiren(config).to(device)
 
 
@@ -55,10 +55,14 @@ def test_a_training_step_makes_every_tensor_on_its_device(model, device, train_s
     with strict():
         idx = training.batch_indices(0, 5, len(images), 4, device=device)
         batch = training_batch(RECIPE, 5, 0, images[idx], hires[idx], device)
-        truth = dict(truth=batch.images, generator=generator(0, 5, 0, 4, device=device)) if train_sampler else {}
         with torch.autocast(device.type, dtype=torch.bfloat16):
-            out = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales, **truth)
-        loss = prior_loss(out, batch.target, 0.1, 1e-4, batch.seen, None, True, 0.01, 1.0)
+            if train_sampler:
+                noise = generator(0, 5, 0, 4, device=device)
+                loss = sampler_loss(model(batch.images, batch.observed, truth=batch.images, generator=noise))
+            else:
+                out = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
+        if not train_sampler:
+            loss = prior_loss(out, batch.target, 0.1, 1e-4, batch.seen, None, True)
         loss.total.backward()
         optimizer.step()
         ema.update(model)
