@@ -189,16 +189,19 @@ def _addable(field: str, theirs: dict) -> bool:
     """Whether a run may set model ``field`` other than the prior it starts from has it: a part the prior has off
     that adds parameters without changing what the prior computes (a zero-initialised cell; a sampler, which only
     draws), so the started model completes as the prior did."""
-    if field in ("cell_input", "cell_max_scale"):
+    if field == "cell_input":
         return not theirs["cell_input"]
+    if field == "cell_max_scale":  # no weight: the largest scale the cell is trained to (renderings beyond clamp)
+        return True
     return field.startswith("sampler") and theirs["sampler"] == "none"
 
 
 def init_weights(model: HyperSiren, source: str) -> None:
     """Copy the weights of the prior ``source`` (name, export or checkpoint folder) into ``model`` (``init_from``).
 
-    The model configs must agree but for ``cell_input`` (and ``cell_max_scale``) or a sampler (``sampler*``) added by
-    the run: the new cell starts at zero, the new sampler as initialised.
+    The model configs must agree but for ``cell_input`` or a sampler (``sampler*``) added by the run (the new cell
+    starts at zero, the new sampler as initialised), and ``cell_max_scale`` (the run trains the cell to another
+    largest scale).
 
     Raises:
         ConfigError: the prior cannot be loaded, or its model config differs from the run's (the fields named).
