@@ -99,8 +99,17 @@ def test_export_card_states_only_what_is_known(tmp_path):
     card = (tmp_path / "plain" / "README.md").read_text()
     assert "pushed to the Hub" not in card and "More Information Needed" not in card, card
     assert "No training record" in card and "library_name: hypersiren" in card
-    training = {"data": "x.npz", "train_images": 48, "val_images": 8, "steps": 6, "batch_size": 4, "minutes": 0.1,
-                "device": "cpu", "overrides": {"max_steps": 6}, "metrics": {"mse_ctx100": 0.0123}}  # fmt: skip
+    training = {
+        "data": "x.npz",
+        "train_images": 48,
+        "val_images": 8,
+        "steps": 6,
+        "batch_size": 4,
+        "minutes": 0.1,
+        "device": "cpu",
+        "overrides": {"max_steps": 6},
+        "metrics": {"mse_ctx100": 0.0123},
+    }
     model.save_pretrained(tmp_path / "trained", model_card_kwargs={"training": training})
     card = (tmp_path / "trained" / "README.md").read_text()
     for text in ("`x.npz`: 48 training images", "6 steps of batch 4", "max_steps: 6", "| `mse_ctx100` | 0.0123 |"):
