@@ -90,8 +90,12 @@ def start_page(args: argparse.Namespace, log: Path) -> tuple[subprocess.Popen, s
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
+    env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+    }
     command = [sys.executable, "-m", "hypersiren.app.demo", "--port", str(port), "--model", args.model]
     for flag in ("max_side", "queue_size", "concurrency"):
         if getattr(args, flag) is not None:
@@ -157,10 +161,16 @@ def load_phase(url: str, pid: int, clients: int, requests: int) -> dict:
         wall = time.perf_counter() - t
     latencies = [s for s, status in results if status.startswith("Completed")]
     failures = [status for _, status in results if not status.startswith("Completed")]
-    return {"total": clients * requests, "served": len(latencies), "wall": wall, "rps": len(latencies) / wall,
-            "p50": percentile(latencies, 50) if latencies else float("nan"),
-            "p95": percentile(latencies, 95) if latencies else float("nan"),
-            "peak": memory.peak, "failures": failures[:3]}  # fmt: skip
+    return {
+        "total": clients * requests,
+        "served": len(latencies),
+        "wall": wall,
+        "rps": len(latencies) / wall,
+        "p50": percentile(latencies, 50) if latencies else float("nan"),
+        "p95": percentile(latencies, 95) if latencies else float("nan"),
+        "peak": memory.peak,
+        "failures": failures[:3],
+    }
 
 
 def huge_phase(url: str, pid: int, picture: Path) -> dict:
@@ -180,8 +190,14 @@ def huge_phase(url: str, pid: int, picture: Path) -> dict:
         done.set()
         thread.join()
     served = [s for s, status in others if status.startswith("Completed")]
-    return {"seconds": seconds, "status": status, "peak": memory.peak, "others": len(served),
-            "others_max": max(served, default=float("nan")), "others_failed": len(others) - len(served)}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "status": status,
+        "peak": memory.peak,
+        "others": len(served),
+        "others_max": max(served, default=float("nan")),
+        "others_failed": len(others) - len(served),
+    }
 
 
 def burst_phase(url: str, n: int) -> dict:
@@ -217,21 +233,27 @@ def main(args: argparse.Namespace) -> dict:
         proc, url = start_page(args, folder / "server.log")
         try:
             load = load_phase(url, proc.pid, args.clients, args.requests)
-            print(f"load: {load['served']}/{load['total']} served ({args.clients} clients x {args.requests}), "
-                  f"{load['rps']:.2f} requests/s, latency p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s, "
-                  f"server peak {load['peak'] / gb:.2f} GB")  # fmt: skip
+            print(
+                f"load: {load['served']}/{load['total']} served ({args.clients} clients x {args.requests}), "
+                f"{load['rps']:.2f} requests/s, latency p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s, "
+                f"server peak {load['peak'] / gb:.2f} GB"
+            )
             for failure in load["failures"]:
                 print(f"  not served: {failure[:200]}")
             w, h = args.huge
             big = huge_phase(url, proc.pid, huge)
-            print(f"huge: {w}x{h} {args.huge_format} ({huge.stat().st_size / 2**20:.1f} MB) answered in "
-                  f"{big['seconds']:.2f} s, server peak {big['peak'] / gb:.2f} GB; meanwhile {big['others']} small "
-                  f"requests served (longest {big['others_max']:.2f} s), {big['others_failed']} not")  # fmt: skip
+            print(
+                f"huge: {w}x{h} {args.huge_format} ({huge.stat().st_size / 2**20:.1f} MB) answered in "
+                f"{big['seconds']:.2f} s, server peak {big['peak'] / gb:.2f} GB; meanwhile {big['others']} small "
+                f"requests served (longest {big['others_max']:.2f} s), {big['others_failed']} not"
+            )
             print(f"  its answer: {big['status'][:300]}")
             burst = burst_phase(url, args.burst) if args.burst > 0 else None
             if burst is not None:
-                print(f"burst: {burst['submitted']} at once: {burst['served']} served, {burst['busy']} answered "
-                      f"'Queue is full', {burst['other']} other")  # fmt: skip
+                print(
+                    f"burst: {burst['submitted']} at once: {burst['served']} served, {burst['busy']} answered "
+                    f"'Queue is full', {burst['other']} other"
+                )
         finally:
             proc.terminate()
             try:
@@ -258,8 +280,12 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=4, help="requests per client (default 4)")
     parser.add_argument("--huge", type=_size, default=(8000, 6000), help="the huge upload, WxH (default 8000x6000)")
     parser.add_argument("--huge_format", choices=("png", "jpeg"), default="png", help="its format (default png)")
-    parser.add_argument("--burst", type=int, default=None, help="requests submitted at once (default: the page's "
-                        "queue + those worked on + 8, 26 by default; 0: skip)")  # fmt: skip
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=None,
+        help="requests submitted at once (default: the page's queue + those worked on + 8, 26 by default; 0: skip)",
+    )
     parser.add_argument("--max_side", type=int, default=None, help="the page's --max_side (default: its own)")
     parser.add_argument("--queue_size", type=int, default=None, help="the page's --queue_size (default: its own)")
     parser.add_argument("--concurrency", type=int, default=None, help="the page's --concurrency (default: its own)")
@@ -276,7 +302,9 @@ if __name__ == "__main__":
     load, big, burst = m["load"], m["huge"], m["burst"]
     w, h = args.huge
     tail = f"; burst {burst['submitted']}: {burst['served']} served, {burst['busy']} busy" if burst else ""
-    print(f"demo_load: {load['served']}/{load['total']} served, {load['rps']:.2f} req/s, p50 {load['p50']:.2f} s, "
-          f"p95 {load['p95']:.2f} s, peak {load['peak'] / 2**30:.2f} GB; {w}x{h} {args.huge_format} in "
-          f"{big['seconds']:.2f} s, peak {big['peak'] / 2**30:.2f} GB, {big['others']} others served meanwhile"
-          f"{tail}")  # fmt: skip
+    print(
+        f"demo_load: {load['served']}/{load['total']} served, {load['rps']:.2f} req/s, p50 {load['p50']:.2f} s, "
+        f"p95 {load['p95']:.2f} s, peak {load['peak'] / 2**30:.2f} GB; {w}x{h} {args.huge_format} in "
+        f"{big['seconds']:.2f} s, peak {big['peak'] / 2**30:.2f} GB, {big['others']} others served meanwhile"
+        f"{tail}"
+    )

@@ -3,12 +3,12 @@
     python bench/demo_request.py                     # shipped prior, 256x256 rendering, 7 repeats
     python bench/demo_request.py --model DIR --repeats 11 --hole painted
 
-The request is :func:`hypersiren.app.requests.complete` on a bundled 256x256 example: decode the picture (and the
-painted layer), centre-crop and resize both, build the mask, ``model.inpaint``, ``model.render`` at 8x the
-model's side, PSNR over the hole. The reference, measured in the same run and interleaved with it so both see
-the same machine load, is the bare ``model.inpaint`` + ``model.render`` on the same tensors: the ratio is the
-cost of the request's plumbing. One warm-up of each is not timed (torch's one-off set-up). The last line is
-the median request time and the ratio.
+The request is :func:`hypersiren.app.complete_request.complete` on a bundled 256x256 example: decode the picture (and
+the painted layer), centre-crop and resize both, build the mask, ``model.inpaint``, ``model.render`` at 8x the model's
+side, PSNR over the hole. The reference, measured in the same run and interleaved with it so both see the same machine
+load, is the bare ``model.inpaint`` + ``model.render`` on the same tensors: the ratio is the cost of the request's
+plumbing. One warm-up of each is not timed (torch's one-off set-up). The last line is the median request time and the
+ratio.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from hypersiren import HyperSiren  # noqa: E402
+from hypersiren.app.complete_request import complete  # noqa: E402
 from hypersiren.app.demo import EXAMPLES_DIR  # noqa: E402
-from hypersiren.app.requests import complete  # noqa: E402
 from hypersiren.data import to_model_range  # noqa: E402
 from hypersiren.inpaint import load_picture  # noqa: E402
 
@@ -80,7 +80,9 @@ if __name__ == "__main__":
         print("error: --repeats must be >= 1", file=sys.stderr)
         sys.exit(2)
     medians = main(args)
-    print(f"{args.model}, {args.hole} hole, completion + {args.render_size}x{args.render_size} rendering, "
-          f"{args.threads} threads, {time.strftime('%Y-%m-%d %H:%M')}, medians of {args.repeats}")  # fmt: skip
+    print(
+        f"{args.model}, {args.hole} hole, completion + {args.render_size}x{args.render_size} rendering, "
+        f"{args.threads} threads, {time.strftime('%Y-%m-%d %H:%M')}, medians of {args.repeats}"
+    )
     print(f"reference (bare model.inpaint + model.render): {medians['reference']:.3f} s")
     print(f"demo request: {medians['request']:.3f} s, {medians['request'] / medians['reference']:.2f}x the reference")

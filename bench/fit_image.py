@@ -96,9 +96,17 @@ def main(args: argparse.Namespace) -> dict:
     reference = Reference(ref, LR, forward, lambda out: psnr(out, target), milestones, args.steps)
     start = time.perf_counter()
     result = fit(
-        model, coords, target, steps=args.steps, lr=LR, log_steps=milestones, bf16=args.precision == "bf16",
-        compile=args.compile, progress=False, on_step=reference if args.reference else None,
-    )  # fmt: skip
+        model,
+        coords,
+        target,
+        steps=args.steps,
+        lr=LR,
+        log_steps=milestones,
+        bf16=args.precision == "bf16",
+        compile=args.compile,
+        progress=False,
+        on_step=reference if args.reference else None,
+    )
     if args.reference:
         reference(args.steps)  # the reference's PSNR after its last update
     total = time.perf_counter() - start
@@ -129,8 +137,10 @@ if __name__ == "__main__":
     print(f"camera {args.size}^2, SIREN 256x3 hidden, Adam {LR:g}, all pixels per step, {args.threads} threads, {date}")
     n = args.size * args.size
     sine = report["sine"]
-    print(f"{cpu_name()}; {matmul_line(n, report['matmul'])}; sine over {n} x {HIDDEN_FEATURES}: fp32 "
-          f"{sine['fp32'] * 1e3:.1f} ms, bf16 {sine['bf16'] * 1e3:.1f} ms")  # fmt: skip
+    print(
+        f"{cpu_name()}; {matmul_line(n, report['matmul'])}; sine over {n} x {HIDDEN_FEATURES}: fp32 "
+        f"{sine['fp32'] * 1e3:.1f} ms, bf16 {sine['bf16'] * 1e3:.1f} ms"
+    )
     ours = report["hypersiren"]
     bounds = {p: step_bound(report["matmul"], sine, p, HIDDEN_LAYERS, HIDDEN_LAYERS + 1) for p in ("fp32", "bf16")}
     flags = args.precision
@@ -143,8 +153,10 @@ if __name__ == "__main__":
         sys.exit(0)
     ref = report["reference"]["seconds_per_step"]
     print(line("reference", report["reference"]))
-    print(bound_line(ref, bounds["fp32"], "reference", "fp32") + f"; hypersiren [{args.precision}] can reach at most "
-          f"{ref / bounds[args.precision]:.2f}x the reference")  # fmt: skip
+    print(
+        bound_line(ref, bounds["fp32"], "reference", "fp32") + f"; hypersiren [{args.precision}] can reach at most "
+        f"{ref / bounds[args.precision]:.2f}x the reference"
+    )
     print(
         f"speed ratio: hypersiren {ref / ours['seconds_per_step']:.2f}x the reference's steps per second "
         "(same run, interleaved)"

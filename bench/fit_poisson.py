@@ -75,10 +75,19 @@ def main(args: argparse.Namespace) -> dict:
     reference_step = Reference(ref, args.lr, forward, score, milestones, args.steps)
     start = time.perf_counter()
     result = fit(
-        model, coords, target, steps=args.steps, lr=args.lr, supervise=args.supervise, reference=values,
-        log_steps=milestones, bf16=args.precision == "bf16", derivatives=args.derivatives, progress=False,
+        model,
+        coords,
+        target,
+        steps=args.steps,
+        lr=args.lr,
+        supervise=args.supervise,
+        reference=values,
+        log_steps=milestones,
+        bf16=args.precision == "bf16",
+        derivatives=args.derivatives,
+        progress=False,
         on_step=reference_step if args.reference else None,
-    )  # fmt: skip
+    )
     if args.reference:
         reference_step(args.steps)  # the reference's PSNR after its last update
     ours = {"seconds_per_step": result.seconds_per_step, "psnr": {s: result.history.at(s) for s in milestones}}
@@ -102,8 +111,10 @@ if __name__ == "__main__":
     report = main(args)
     date = time.strftime("%Y-%m-%d %H:%M")
     n = args.size * args.size
-    print(f"camera {args.size}^2, Poisson from the {args.supervise}, SIREN 256x3 hidden, Adam {args.lr:g}, "
-          f"all pixels per step, {args.threads} threads, {date}")  # fmt: skip
+    print(
+        f"camera {args.size}^2, Poisson from the {args.supervise}, SIREN 256x3 hidden, Adam {args.lr:g}, "
+        f"all pixels per step, {args.threads} threads, {date}"
+    )
     print(f"{cpu_name()}; {matmul_line(n, report['matmul'])}")
     ours = report["hypersiren"]
     print(line("hypersiren", ours, "aligned PSNR") + f" [{args.precision}, {args.derivatives} derivatives]")
@@ -112,7 +123,9 @@ if __name__ == "__main__":
         print(line("reference", ref, "aligned PSNR") + " [fp32, official double backward]")
         ratio = ref["seconds_per_step"] / ours["seconds_per_step"]
         gap = ours["psnr"][args.steps] - ref["psnr"][args.steps]
-        print(f"speed ratio: hypersiren {ratio:.2f}x the reference's steps per second (same run, interleaved); "
-              f"PSNR after {args.steps} steps {gap:+.2f} dB")  # fmt: skip
+        print(
+            f"speed ratio: hypersiren {ratio:.2f}x the reference's steps per second (same run, interleaved); "
+            f"PSNR after {args.steps} steps {gap:+.2f} dB"
+        )
     else:
         print(f"hypersiren {ours['seconds_per_step']:.3f} s/step (no reference run)")

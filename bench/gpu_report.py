@@ -62,8 +62,13 @@ def count_smi_list(text: str) -> int:
 
 def collect_card(root: Path) -> dict:
     """The machine: nvidia-smi's cards, driver and CUDA; torch's CUDA and cuDNN; Python, Accelerate, git, CPUs."""
-    card: dict = {"time": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "host": platform.node(), "cpus": os.cpu_count(),
-                  "python": sys.version.split()[0], "platform": platform.platform()}  # fmt: skip
+    card: dict = {
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
     query = _run(["nvidia-smi", "--query-gpu=index,name,driver_version,memory.total", "--format=csv,noheader,nounits"])
     card["gpus"] = parse_smi_query(query) if query else []
     card["gpu_count"] = count_smi_list(_run(["nvidia-smi", "-L"]) or "")
@@ -72,11 +77,15 @@ def collect_card(root: Path) -> dict:
     try:
         import torch
 
-        card.update(torch=torch.__version__, torch_cuda=torch.version.cuda, cuda_available=torch.cuda.is_available(),
-                    cudnn=torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-                    torch_devices=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
-                    capability=list(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None,
-                    threads=torch.get_num_threads())  # fmt: skip
+        card.update(
+            torch=torch.__version__,
+            torch_cuda=torch.version.cuda,
+            cuda_available=torch.cuda.is_available(),
+            cudnn=torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+            torch_devices=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            capability=list(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None,
+            threads=torch.get_num_threads(),
+        )
     except Exception as err:  # noqa: BLE001 - the card records what it could not read
         card["torch"] = f"unavailable ({type(err).__name__}: {err})"
     for module in ("accelerate", "numpy", "hypersiren"):
@@ -95,8 +104,13 @@ def device_test_files(tests: Path) -> list[str]:
     found = []
     for path in sorted(tests.rglob("test_*.py")):
         nodes = list(ast.walk(ast.parse(path.read_text(), str(path))))
-        gpu = any(isinstance(n, ast.Attribute) and n.attr == "gpu" and isinstance(n.value, ast.Attribute)
-                  and n.value.attr == "mark" for n in nodes)  # fmt: skip
+        gpu = any(
+            isinstance(n, ast.Attribute)
+            and n.attr == "gpu"
+            and isinstance(n.value, ast.Attribute)
+            and n.value.attr == "mark"
+            for n in nodes
+        )
         funcs = [n for n in nodes if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
         takes_device = any(a.arg == "device" for n in funcs for a in n.args.args + n.args.kwonlyargs)
         if gpu or takes_device:
@@ -173,8 +187,12 @@ def smi_memory_peaks(path: Path) -> dict | None:
 def pytest_summary(text: str) -> str | None:
     """The summary line of ``pytest -q`` (``12 passed, 3 skipped in 4.56s``), ``=`` padding removed."""
     lines = [line.strip(" =") for line in text.splitlines()]
-    hits = [line for line in lines if re.search(r"\b\d+ (passed|failed|errors?|skipped|deselected)\b", line)
-            and re.search(r"\bin [0-9.]+s\b", line)]  # fmt: skip
+    hits = [
+        line
+        for line in lines
+        if re.search(r"\b\d+ (passed|failed|errors?|skipped|deselected)\b", line)
+        and re.search(r"\bin [0-9.]+s\b", line)
+    ]
     return hits[-1] if hits else None
 
 
@@ -217,10 +235,13 @@ def step_numbers(step: dict) -> dict:
     if kind == "train":
         run = Path(step["run_dir"])
         final = _json(run / "final_metrics.json")
-        numbers = {**steady_images_per_s(read_jsonl(run / "metrics.jsonl")),
-                   "val": {k: v for k, v in final.items() if not k.startswith("peak_")},
-                   "peak_gpu_memory_gb": final.get("peak_gpu_memory_gb"), "peak_rss_gb": final.get("peak_rss_gb"),
-                   "summary": last_line(log)}  # fmt: skip
+        numbers = {
+            **steady_images_per_s(read_jsonl(run / "metrics.jsonl")),
+            "val": {k: v for k, v in final.items() if not k.startswith("peak_")},
+            "peak_gpu_memory_gb": final.get("peak_gpu_memory_gb"),
+            "peak_rss_gb": final.get("peak_rss_gb"),
+            "summary": last_line(log),
+        }
         smi = smi_memory_peaks(Path(step["mem_file"])) if step.get("mem_file") else None
         used = range(int(step.get("processes") or 1))  # accelerate takes GPUs 0..P-1
         if smi and any(i in smi["peak_mib"] for i in used):
@@ -230,10 +251,16 @@ def step_numbers(step: dict) -> dict:
     if kind == "eval":
         metrics = _json(Path(step["eval_dir"]) / "metrics.json")
         setting = next((v for k, v in metrics.items() if k != "meta" and isinstance(v, dict)), {})
-        return {"summary": last_line(log), "data": metrics.get("meta", {}).get("data"),
-                "eval_seconds": metrics.get("meta", {}).get("seconds"), "images": setting.get("images"),
-                "mse": setting.get("mse"), "psnr_missing": setting.get("psnr_missing"), "ssim": setting.get("ssim"),
-                "lpips": setting.get("lpips")}  # fmt: skip
+        return {
+            "summary": last_line(log),
+            "data": metrics.get("meta", {}).get("data"),
+            "eval_seconds": metrics.get("meta", {}).get("seconds"),
+            "images": setting.get("images"),
+            "mse": setting.get("mse"),
+            "psnr_missing": setting.get("psnr_missing"),
+            "ssim": setting.get("ssim"),
+            "lpips": setting.get("lpips"),
+        }
     return {"summary": last_line(log)}
 
 
@@ -258,9 +285,11 @@ def card_line(card: dict) -> str:
     names = ", ".join(sorted({g["name"] for g in gpus})) or "no GPU (nvidia-smi: none)"
     memory = f", {gpus[0]['memory_mib']:,.0f} MiB" if gpus else ""
     driver = f", driver {gpus[0]['driver']}, CUDA (driver) {card.get('driver_cuda') or '?'}" if gpus else ""
-    return (f"{len(gpus)} x {names}{memory}{driver}; torch {card.get('torch')} (CUDA {card.get('torch_cuda')}, "
-            f"cuDNN {card.get('cudnn')}), accelerate {card.get('accelerate')}, Python {card.get('python')}, "
-            f"{card.get('cpus')} CPUs; hypersiren {card.get('hypersiren')}; git {card.get('git')}")  # fmt: skip
+    return (
+        f"{len(gpus)} x {names}{memory}{driver}; torch {card.get('torch')} (CUDA {card.get('torch_cuda')}, "
+        f"cuDNN {card.get('cudnn')}), accelerate {card.get('accelerate')}, Python {card.get('python')}, "
+        f"{card.get('cpus')} CPUs; hypersiren {card.get('hypersiren')}; git {card.get('git')}"
+    )
 
 
 def summary_line(card: dict, steps: list[dict], out: Path, mode: str) -> str:
@@ -296,8 +325,13 @@ def build_report(out: Path) -> dict:
     card, mode = _json(out / "card.json"), _read(out / "mode").strip() or "gpu"
     steps = [{**s, "numbers": step_numbers(s)} for s in read_jsonl(out / "steps.jsonl")]
     summary = summary_line(card, steps, out / "report.md", mode)
-    report = {"mode": mode, "card": card, "steps": steps, "failed": [s["name"] for s in steps if s["rc"] != 0],
-              "summary": summary}  # fmt: skip
+    report = {
+        "mode": mode,
+        "card": card,
+        "steps": steps,
+        "failed": [s["name"] for s in steps if s["rc"] != 0],
+        "summary": summary,
+    }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     md = [f"# GPU check ({mode})", "", f"card: {card_line(card)}", ""]
     md += [f"run {card.get('time', '?')} on {card.get('host', '?')}; `{_read(out / 'command').strip()}`", ""]
@@ -305,14 +339,18 @@ def build_report(out: Path) -> dict:
     for s in steps:
         n, result = s["numbers"], "ok" if s["rc"] == 0 else f"FAILED (rc {s['rc']})"
         if s.get("kind") == "train":
-            numbers = (f"{_f(n.get('images_per_s'), 0)} images/s steady from step {n.get('steady_from_step')} "
-                       f"(first log {_f(n.get('first_logged'), 0)}), {n.get('steps')} steps, {s.get('processes')} "
-                       f"process(es), data {s.get('data')} ({s.get('data_kind')}); peak memory {_memory(n)}; val "
-                       + ", ".join(f"{k} {v:.4f}" for k, v in n.get("val", {}).items()))  # fmt: skip
+            numbers = (
+                f"{_f(n.get('images_per_s'), 0)} images/s steady from step {n.get('steady_from_step')} "
+                f"(first log {_f(n.get('first_logged'), 0)}), {n.get('steps')} steps, {s.get('processes')} "
+                f"process(es), data {s.get('data')} ({s.get('data_kind')}); peak memory {_memory(n)}; val "
+                + ", ".join(f"{k} {v:.4f}" for k, v in n.get("val", {}).items())
+            )
         elif s.get("kind") == "eval":
-            numbers = (f"{n.get('data') or str(n.get('images')) + ' images'}: MSE {_f(n.get('mse'), 4)}, PSNR(missing) "
-                       f"{_f(n.get('psnr_missing'), 2)} dB, SSIM {_f(n.get('ssim'), 3)}; {_f(n.get('eval_seconds'))} s "
-                       f"in the script")  # fmt: skip
+            numbers = (
+                f"{n.get('data') or str(n.get('images')) + ' images'}: MSE {_f(n.get('mse'), 4)}, PSNR(missing) "
+                f"{_f(n.get('psnr_missing'), 2)} dB, SSIM {_f(n.get('ssim'), 3)}; {_f(n.get('eval_seconds'))} s "
+                f"in the script"
+            )
         else:
             numbers = n.get("summary") or "-"
         note = f" ({s['note']})" if s.get("note") else ""

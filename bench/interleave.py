@@ -70,8 +70,15 @@ class Reference:
         milestones: the steps whose PSNR is recorded; ``steps``: the last one (no update after it).
     """
 
-    def __init__(self, model: torch.nn.Module, lr: float, forward: Callable[[], tuple[torch.Tensor, torch.Tensor]],
-                 score: Callable[[torch.Tensor], float], milestones: Sequence[int], steps: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lr: float,
+        forward: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+        score: Callable[[torch.Tensor], float],
+        milestones: Sequence[int],
+        steps: int,
+    ) -> None:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         self.forward, self.score, self.milestones, self.steps = forward, score, set(milestones), steps
         self.times: list[float] = []

@@ -120,12 +120,17 @@ def main(argv: list[str] | None = None) -> dict:
                 bound_fast = matmul_bound(model, k, side, faster) if faster != torch.float32 else bound
                 row = {"model": name, "k": k, "side": side, **med, "bound": bound, "bound_faster": bound_fast}
                 rows.append(row)
-                ref = f", per-point {med['per-point']:.3f} s ({med['per-point'] / med['fused']:.2f}x slower)" if (
-                    "per-point" in med) else ""  # fmt: skip
-                print(f"{name} {k} SIREN{'s' if k > 1 else ''} at {side}x{side}: fused {med['fused']:.3f} s{ref}; its "
-                      f"fp32 matmuls alone {bound:.3f} s: {bound / med['fused']:.0%} of the bound; the faster dtype's "
-                      f"({str(faster).split('.')[-1]}) bound {bound_fast:.3f} s: {bound_fast / med['fused']:.0%}",
-                      flush=True)  # fmt: skip
+                ref = (
+                    f", per-point {med['per-point']:.3f} s ({med['per-point'] / med['fused']:.2f}x slower)"
+                    if ("per-point" in med)
+                    else ""
+                )
+                print(
+                    f"{name} {k} SIREN{'s' if k > 1 else ''} at {side}x{side}: fused {med['fused']:.3f} s{ref}; its "
+                    f"fp32 matmuls alone {bound:.3f} s: {bound / med['fused']:.0%} of the bound; the faster dtype's "
+                    f"({str(faster).split('.')[-1]}) bound {bound_fast:.3f} s: {bound_fast / med['fused']:.0%}",
+                    flush=True,
+                )
         if args.profile:
             generated = siren_generated(model, 10)
             with torch.inference_mode(), torch.profiler.profile() as prof:

@@ -67,9 +67,11 @@ def main(argv: list[str] | None = None) -> dict:
                 times[name].append(time.perf_counter() - t0)
     med = {name: sorted(v)[len(v) // 2] for name, v in times.items()}
     kind = "bf16" if args.bf16 else "fp32"
-    print(f"{k} draws of one {s}x{s} face with their {r}x{r} renderings ({kind}): {med['sample']:.3f} s (median of "
-          f"{args.repeats}); the mean's inpaint + render {k} times: {med['mean']:.3f} s: "
-          f"{med['mean'] / med['sample']:.2f}x the sampler's time")  # fmt: skip
+    print(
+        f"{k} draws of one {s}x{s} face with their {r}x{r} renderings ({kind}): {med['sample']:.3f} s (median of "
+        f"{args.repeats}); the mean's inpaint + render {k} times: {med['mean']:.3f} s: "
+        f"{med['mean'] / med['sample']:.2f}x the sampler's time"
+    )
     return med
 
 

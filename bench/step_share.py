@@ -4,7 +4,8 @@
     python bench/step_share.py --configs configs/celeba32-cpu.yaml --steps 10
 
 For each config, on synthetic faces of its side and its batch size: the median time to prepare a batch
-(:func:`hypersiren.prior.training.batch_indices` + :func:`hypersiren.prior.batches.training_batch`: the permutation,
+(:func:`hypersiren.training.batches.batch_indices` + :func:`hypersiren.training.batches.training_batch`: the
+permutation,
 flips, context masks, holes, pixel subsets, off-lattice points; everything drawn on the step's device) against the
 median time of the step itself (autocast forward, loss, backward, gradient clip, Adam), interleaved step by step.
 The share ``prepare / (prepare + step)`` bounds what a device waiting on the host for its batches would lose.
@@ -30,10 +31,9 @@ from interleave import cpu_name, dominant_matmul, matmul_line, median_after_firs
 from hypersiren import HyperSiren  # noqa: E402
 from hypersiren.data import to_model_range  # noqa: E402
 from hypersiren.masks.kinds import bernoulli_context, half, random_context  # noqa: E402
-from hypersiren.prior import training  # noqa: E402
-from hypersiren.prior.batches import training_batch  # noqa: E402
-from hypersiren.prior.losses import prior_loss  # noqa: E402
 from hypersiren.siren.coords import random_pixels, take_pixels  # noqa: E402
+from hypersiren.training.batches import batch_indices, training_batch  # noqa: E402
+from hypersiren.training.losses import step_loss  # noqa: E402
 from hypersiren.utils import generator  # noqa: E402
 
 CONFIGS = ["configs/celeba32-cpu.yaml", "configs/celeba64-cpu.yaml", "configs/celeba32.yaml"]
@@ -53,8 +53,9 @@ def reference_batch(cfg, step: int, images: torch.Tensor):
         k = torch.where(
             dense, (n - torch.exp(torch.rand(b, generator=g) * math.log(n - lo + 1)).floor()).clamp(lo, hi - 1), k
         )
-    observed = (random_context(b, h, w, k.long(), g) if cfg.context_sampling == "exact"
-                else bernoulli_context(b, h, w, k, g))  # fmt: skip
+    observed = (
+        random_context(b, h, w, k.long(), g) if cfg.context_sampling == "exact" else bernoulli_context(b, h, w, k, g)
+    )
     for i in torch.nonzero(torch.rand(b, generator=g) < cfg.hole_prob).flatten().tolist():
         if torch.rand((), generator=g) < 0.5:
             observed[i, 0] = half(h, w, ("top", "bottom", "left", "right")[int(torch.randint(4, (), generator=g))])
@@ -86,17 +87,12 @@ def measure(path: str, steps: int, script) -> dict:
     prep, ref, work = [], [], []
     for step in range(steps):
         t0 = time.perf_counter()
-        idx = training.batch_indices(cfg.seed, step, n, cfg.batch_size)
+        idx = batch_indices(cfg.seed, step, n, cfg.batch_size)
         batch = training_batch(cfg, step, 0, faces[idx], hires[idx] if hires is not None else None)
         t1 = time.perf_counter()
         reference_batch(cfg, step, faces[idx])
         t2 = time.perf_counter()
-        with cast:
-            if batch.points is not None:
-                out = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
-            else:
-                out = model(batch.images, batch.observed, batch.pixels)
-        loss = prior_loss(out, batch.target, cfg.latent_reg, cfg.param_reg, batch.seen, cfg.missing_weight, cfg.log_mse)
+        loss = step_loss(model, cfg, batch, autocast=lambda: cast)
         loss.total.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -105,14 +101,23 @@ def measure(path: str, steps: int, script) -> dict:
         t3 = time.perf_counter()
         prep.append(t1 - t0), ref.append(t2 - t1), work.append(t3 - t2)
     p, r, w = median_after_first(prep), median_after_first(ref), median_after_first(work)
-    return {"config": path, "batch": cfg.batch_size, "side": s, "prepare_ms": 1e3 * p, "reference_ms": 1e3 * r,
-            "step_ms": 1e3 * w, "share": p / (p + w), "reference_share": r / (r + w)}  # fmt: skip
+    return {
+        "config": path,
+        "batch": cfg.batch_size,
+        "side": s,
+        "prepare_ms": 1e3 * p,
+        "reference_ms": 1e3 * r,
+        "step_ms": 1e3 * w,
+        "share": p / (p + w),
+        "reference_share": r / (r + w),
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--configs", nargs="+", default=CONFIGS, help="training configs (default: the shipped recipes "
-                   "and the paper's)")  # fmt: skip
+    p.add_argument(
+        "--configs", nargs="+", default=CONFIGS, help="training configs (default: the shipped recipes and the paper's)"
+    )
     p.add_argument("--steps", type=int, default=6, help="steps per config, interleaved; the first is not counted")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -125,10 +130,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for path in args.configs:
         row = measure(path, args.steps, script)
         rows.append(row)
-        print(f"{path} (batch {row['batch']}, {row['side']}x{row['side']}): prepare {row['prepare_ms']:.1f} ms, step "
-              f"{row['step_ms']:.0f} ms: host share {row['share']:.1%}; 0.1's preparation "
-              f"{row['reference_ms']:.1f} ms ({row['reference_share']:.1%}): "
-              f"{row['reference_ms'] / row['prepare_ms']:.2f}x the time")  # fmt: skip
+        print(
+            f"{path} (batch {row['batch']}, {row['side']}x{row['side']}): prepare {row['prepare_ms']:.1f} ms, step "
+            f"{row['step_ms']:.0f} ms: host share {row['share']:.1%}; 0.1's preparation "
+            f"{row['reference_ms']:.1f} ms ({row['reference_share']:.1%}): "
+            f"{row['reference_ms'] / row['prepare_ms']:.2f}x the time"
+        )
     shares = [f"{Path(r['config']).stem} {r['share']:.1%} (0.1: {r['reference_share']:.1%})" for r in rows]
     print("host share of a step (prepare / (prepare + step)): " + ", ".join(shares))
     return rows

@@ -50,7 +50,7 @@ from torch import nn
 from hypersiren.app.scripts import GLIBC_TUNABLES
 from hypersiren.masks import sample_observed
 from hypersiren.prior import HyperSiren, HyperSirenConfig
-from hypersiren.prior.losses import prior_loss
+from hypersiren.training.losses import prior_loss
 from hypersiren.utils import generator
 
 # The paper's optimisation (supplement Sec. 9) and data.
@@ -233,7 +233,7 @@ def _loss(
     x, obs = images.contiguous(memory_format=fmt), observed.contiguous(memory_format=fmt)
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         out = model(x, obs)
-    return prior_loss(out, images, LATENT_REG, PARAM_REG).total
+    return prior_loss(out, images, latent_reg=LATENT_REG, param_reg=PARAM_REG).total
 
 
 def _step_fn(side: str, model: nn.Module, precision: str, channels_last: bool):
@@ -292,10 +292,17 @@ def run_side(args: argparse.Namespace) -> dict:
         losses.append(_loss(side, model, images, observed, precision, channels_last).item())  # after the last update
 
     seconds = statistics.median(times)
-    return {"side": side, "precision": precision, "channels_last": channels_last, "seconds": seconds,
-            "cpu_seconds": statistics.median(cpu_times),
-            "times": times, "images_per_s": args.batch_size / seconds, "peak_gb": peak_gb,
-            "losses": losses}  # fmt: skip
+    return {
+        "side": side,
+        "precision": precision,
+        "channels_last": channels_last,
+        "seconds": seconds,
+        "cpu_seconds": statistics.median(cpu_times),
+        "times": times,
+        "images_per_s": args.batch_size / seconds,
+        "peak_gb": peak_gb,
+        "losses": losses,
+    }
 
 
 def run_conv(args: argparse.Namespace) -> dict:
@@ -329,10 +336,28 @@ def run_conv(args: argparse.Namespace) -> dict:
 
 
 def _child(args: argparse.Namespace, side: str, precision: str) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", side, "--precision", precision,
-           "--device", args.device, "--batch_size", str(args.batch_size), "--steps", str(args.steps),
-           "--seed", str(args.seed), "--threads", str(args.threads), "--loss_steps", str(args.loss_steps),
-           "--loss_batch_size", str(args.loss_batch_size)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        side,
+        "--precision",
+        precision,
+        "--device",
+        args.device,
+        "--batch_size",
+        str(args.batch_size),
+        "--steps",
+        str(args.steps),
+        "--seed",
+        str(args.seed),
+        "--threads",
+        str(args.threads),
+        "--loss_steps",
+        str(args.loss_steps),
+        "--loss_batch_size",
+        str(args.loss_batch_size),
+    ]
     if not args.channels_last:
         cmd.append("--no_channels_last")
     env = dict(os.environ)
@@ -355,14 +380,20 @@ def main(args: argparse.Namespace) -> dict:
         variants = [args.precision] + (["tf32"] if cuda and args.precision == "bf16" else [])
     if "tf32" in variants and not cuda:
         raise SystemExit("error: --precision tf32 needs a CUDA device")
-    print(f"paper model (66.1 M params), batch {args.batch_size}, {args.steps} timed steps after 1 warm-up, "
-          f"device {args.device}, {args.threads} threads, torch {torch.__version__}, "
-          f"GLIBC_TUNABLES {'on' if args.glibc_tunables else 'off'}", flush=True)  # fmt: skip
+    print(
+        f"paper model (66.1 M params), batch {args.batch_size}, {args.steps} timed steps after 1 warm-up, "
+        f"device {args.device}, {args.threads} threads, torch {torch.__version__}, "
+        f"GLIBC_TUNABLES {'on' if args.glibc_tunables else 'off'}",
+        flush=True,
+    )
     if not cuda:
         conv = _child(args, "conv", "fp32")
-        print(f"  {cpu_name()}: a 256->256 5x5 conv, fwd+bwd at batch {args.batch_size}: fp32 {conv['fp32']:.3f} s, "
-              f"bf16 channels_last {conv['bf16']:.3f} s = {conv['fp32'] / conv['bf16']:.2f}x; the reference's step "
-              "is mostly such convolutions, so this bounds the step ratio", flush=True)  # fmt: skip
+        print(
+            f"  {cpu_name()}: a 256->256 5x5 conv, fwd+bwd at batch {args.batch_size}: fp32 {conv['fp32']:.3f} s, "
+            f"bf16 channels_last {conv['bf16']:.3f} s = {conv['fp32'] / conv['bf16']:.2f}x; the reference's step "
+            "is mostly such convolutions, so this bounds the step ratio",
+            flush=True,
+        )
     rows = [_child(args, "reference", "fp32")]
     print(f"  reference fp32: {rows[0]['seconds']:.2f} s/step", flush=True)
     for precision in variants:
@@ -371,22 +402,30 @@ def main(args: argparse.Namespace) -> dict:
 
     mem = "peak GPU mem (GB)" if cuda else "peak RSS (GB)"
     ref = rows[0]
-    print(f"\n{'implementation':<34} {'s/step':>8} {'CPU s/step':>10} {'images/s':>9} {mem:>17} "
-          f"{'loss at 0 / after ' + str(args.loss_steps) + ' steps':>30} {'rel. diff':>9}")  # fmt: skip
+    print(
+        f"\n{'implementation':<34} {'s/step':>8} {'CPU s/step':>10} {'images/s':>9} {mem:>17} "
+        f"{'loss at 0 / after ' + str(args.loss_steps) + ' steps':>30} {'rel. diff':>9}"
+    )
     for r in rows:
         name = f"{r['side']} {r['precision']}" + (" channels_last" if r["channels_last"] else "")
         rel = abs(r["losses"][-1] - ref["losses"][-1]) / abs(ref["losses"][-1])
         losses = f"{r['losses'][0]:.6f} / {r['losses'][-1]:.6f}"
-        print(f"{name:<34} {r['seconds']:>8.3f} {r['cpu_seconds']:>10.2f} {r['images_per_s']:>9.2f} "
-              f"{r['peak_gb']:>17.2f} "
-              f"{losses:>30} {rel:>9.1e}")  # fmt: skip
+        print(
+            f"{name:<34} {r['seconds']:>8.3f} {r['cpu_seconds']:>10.2f} {r['images_per_s']:>9.2f} "
+            f"{r['peak_gb']:>17.2f} "
+            f"{losses:>30} {rel:>9.1e}"
+        )
     best = max(rows[1:], key=lambda r: r["images_per_s"])
     speedup = best["images_per_s"] / ref["images_per_s"]
     if not cuda:  # on a shared CPU wall time depends on the scheduler; process CPU time much less so
-        print(f"CPU-time ratio: {ref['cpu_seconds'] / best['cpu_seconds']:.2f}x (reference / hypersiren "
-              f"{best['precision']} CPU seconds per step; ~{args.threads}x wall time on an idle machine)")  # fmt: skip
-    print(f"speedup: {speedup:.2f}x images/s (hypersiren {best['precision']} vs reference fp32, "
-          f"batch {args.batch_size}, {args.device})")  # fmt: skip
+        print(
+            f"CPU-time ratio: {ref['cpu_seconds'] / best['cpu_seconds']:.2f}x (reference / hypersiren "
+            f"{best['precision']} CPU seconds per step; ~{args.threads}x wall time on an idle machine)"
+        )
+    print(
+        f"speedup: {speedup:.2f}x images/s (hypersiren {best['precision']} vs reference fp32, "
+        f"batch {args.batch_size}, {args.device})"
+    )
     return {"rows": rows, "speedup": speedup}
 
 
@@ -396,12 +435,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch_size", type=int, default=100, help="images per step (the paper: 100)")
     p.add_argument("--steps", type=int, default=3, help="timed steps, after one warm-up step")
     p.add_argument("--seed", type=int, default=0, help="seeds the weights (both sides) and the batches")
-    p.add_argument("--precision", choices=["fp32", "bf16", "tf32", "all"], default="bf16",
-                   help="hypersiren's precision: bf16 autocast (default; on CUDA tf32 is added), fp32, tf32 "
-                        "(CUDA), or all; the reference is always fp32")  # fmt: skip
-    p.add_argument("--no_channels_last", dest="channels_last", action="store_false",
-                   help="hypersiren's encoder weights and inputs in the default layout, not channels_last (its "
-                        "paper_cnn encoder always feeds its convolutions channels_last)")  # fmt: skip
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "tf32", "all"],
+        default="bf16",
+        help="hypersiren's precision: bf16 autocast (default; on CUDA tf32 is added), fp32, tf32 "
+        "(CUDA), or all; the reference is always fp32",
+    )
+    p.add_argument(
+        "--no_channels_last",
+        dest="channels_last",
+        action="store_false",
+        help="hypersiren's encoder weights and inputs in the default layout, not channels_last (its "
+        "paper_cnn encoder always feeds its convolutions channels_last)",
+    )
     p.add_argument(
         "--no_glibc_tunables",
         dest="glibc_tunables",

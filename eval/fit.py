@@ -28,11 +28,12 @@ from hypersiren.app import scripts
 from hypersiren.app.figures import fit_figure
 from hypersiren.app.reports import write_json
 from hypersiren.fitting import Signal, align, load_signal, save_signal
-from hypersiren.fitting.loop import DERIVATIVES, LR_SCHEDULES, FitResult, fit
+from hypersiren.fitting.loop import DERIVATIVES, FitResult, fit
 from hypersiren.metrics import mse, psnr
 from hypersiren.siren import operators, points_to_image
 from hypersiren.siren.baselines import ARCHS, make_model, nyquist_frequencies
 from hypersiren.utils import ConfigError, config
+from hypersiren.utils.schedules import LR_SCHEDULES
 
 MODES = ("image", "audio", "video", "poisson")
 LAPLACIAN_LOSSES = ("residual", "ritz")  # hypersiren.fitting.loop: supervise="laplacian" or "ritz"
@@ -104,12 +105,24 @@ class FitConfig:
 # Defaults per mode: small enough to finish in minutes on a CPU (configs/ hold the paper's scale).
 MODE_DEFAULTS: dict[str, dict] = {
     "image": {"size": "256", "steps": 100, "arch": ["siren", "relu", "tanh", "relu_pe"], "out": "runs/fit-image"},
-    "audio": {"seconds": 1.0, "steps": 300, "lr": 1e-4, "first_omega_0": 3000.0, "arch": ["siren", "relu"],
-              "out": "runs/fit-audio"},
-    "video": {"frames": 10, "size": "64x64", "steps": 300, "batch_size": 16384, "arch": ["siren", "relu"],
-              "out": "runs/fit-video"},
+    "audio": {
+        "seconds": 1.0,
+        "steps": 300,
+        "lr": 1e-4,
+        "first_omega_0": 3000.0,
+        "arch": ["siren", "relu"],
+        "out": "runs/fit-audio",
+    },
+    "video": {
+        "frames": 10,
+        "size": "64x64",
+        "steps": 300,
+        "batch_size": 16384,
+        "arch": ["siren", "relu"],
+        "out": "runs/fit-video",
+    },
     "poisson": {"size": "128", "steps": 300, "lr": 1e-4, "arch": ["siren"], "out": "runs/fit-poisson"},
-}  # fmt: skip
+}
 
 
 def parse_args(argv: Sequence[str]) -> FitConfig:
@@ -143,13 +156,34 @@ def main(cfg: FitConfig) -> dict:
         supervise, cell = "ritz", [operators.spacing(side) for side in signal.shape]
     for arch in cfg.arch:
         torch.manual_seed(cfg.seed)
-        model = make_model(arch, coords.shape[1], cfg.hidden_features, cfg.hidden_layers, values.shape[1],
-                           first_omega_0=cfg.first_omega_0, hidden_omega_0=cfg.hidden_omega_0,
-                           num_frequencies=nyquist_frequencies(max(signal.shape))).to(device)  # fmt: skip
-        res = fit(model, coords, supervision.to(device), steps=cfg.steps, lr=cfg.lr, lr_schedule=cfg.lr_schedule,
-                  lr_final=cfg.lr_final, supervise=supervise, reference=values, cell=cell,
-                  batch_size=cfg.batch_size, seed=cfg.seed, bf16=cfg.bf16, derivatives=cfg.derivatives,
-                  progress=cfg.progress, desc=arch)  # fmt: skip
+        model = make_model(
+            arch,
+            coords.shape[1],
+            cfg.hidden_features,
+            cfg.hidden_layers,
+            values.shape[1],
+            first_omega_0=cfg.first_omega_0,
+            hidden_omega_0=cfg.hidden_omega_0,
+            num_frequencies=nyquist_frequencies(max(signal.shape)),
+        ).to(device)
+        res = fit(
+            model,
+            coords,
+            supervision.to(device),
+            steps=cfg.steps,
+            lr=cfg.lr,
+            lr_schedule=cfg.lr_schedule,
+            lr_final=cfg.lr_final,
+            supervise=supervise,
+            reference=values,
+            cell=cell,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            bf16=cfg.bf16,
+            derivatives=cfg.derivatives,
+            progress=cfg.progress,
+            desc=arch,
+        )
         pred = res.prediction.cpu() if target is None else align(res.prediction.cpu(), signal.values)
         results[arch] = pred
         metrics[arch] = _metrics(cfg, signal, pred, res, model)
@@ -170,13 +204,24 @@ def _metrics(cfg: FitConfig, signal: Signal, pred: torch.Tensor, res: FitResult,
     if signal.kind == "video":
         t = signal.shape[0]
         per_frame = psnr(clipped.reshape(t, -1), reference.reshape(t, -1), data_range=2.0).double()  # (T,)
-        m.update(psnr=per_frame.mean().item(), psnr_std=per_frame.std(correction=0).item(),
-                 psnr_per_frame=per_frame.tolist())  # fmt: skip
+        m.update(
+            psnr=per_frame.mean().item(), psnr_std=per_frame.std(correction=0).item(), psnr_per_frame=per_frame.tolist()
+        )
     elapsed = list(itertools.accumulate(res.step_seconds, initial=0.0))  # [k]: seconds of the first k updates
-    history = {"step": res.history.steps, "loss": res.history.loss, "psnr": res.history.psnr,
-               "seconds": [elapsed[k] for k in res.history.steps]}  # time spent in updates so far  # fmt: skip
-    return {**m, "seconds_per_step": res.seconds_per_step, "steps": cfg.steps, "lr": cfg.lr,
-            "parameters": sum(p.numel() for p in model.parameters()), "history": history}  # fmt: skip
+    history = {
+        "step": res.history.steps,
+        "loss": res.history.loss,
+        "psnr": res.history.psnr,
+        "seconds": [elapsed[k] for k in res.history.steps],
+    }  # time spent in updates so far
+    return {
+        **m,
+        "seconds_per_step": res.seconds_per_step,
+        "steps": cfg.steps,
+        "lr": cfg.lr,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "history": history,
+    }
 
 
 def summary(cfg: FitConfig, metrics: dict) -> str:

@@ -5,37 +5,38 @@
     python eval/inpaint.py --mask random --num_context 100 --refine_steps 50 --limit 500
     python eval/inpaint.py --mask file --mask_path hole.png --render_size 128 --limit 16
     python eval/inpaint.py --method biharmonic --mask random --num_context 1000 --limit 1000   # a classical fill
+    python eval/inpaint.py --data celeba32/test.npz --mask center --samples 10 --limit 1000     # the sampler
+    python eval/inpaint.py --method nearest_faces --data celeba32/test.npz --samples 10         # the classical one
+    python eval/inpaint.py --data celeba64/test.npz --hires_data celeba128/test.npz --mask full  # at 128 too
     python eval/inpaint.py --image photo.jpg --mask_path hole.png --render_size 256  # one picture of yours
+    python eval/inpaint.py --image photo.jpg --mask_path hole.png --samples 4        # four draws of it
 
 Writes ``OUT/metrics.json`` (means per setting, plus ``meta``), ``OUT/per_image.csv`` and one figure per
 setting, ``OUT/grid_{setting}.png``, prints a table, and ends with a one-line summary. Metrics: the paper's
 ``mse`` (raw output clipped, every pixel, [0, 1]), ``*_missing`` over the hole, ``ssim`` / ``lpips`` of the
 completed image (:func:`hypersiren.metrics.inpainting_metrics`). ``--protocol paper`` evaluates context 10, 100,
 1000 (Bernoulli p = N / (H W) as the official test; ``--context_sampling exact``: the CNP protocol), half and
-full beside the paper's numbers; ``--method`` a classical fill (:mod:`hypersiren.inpaint.classical`) under the
-same masks; ``--image`` one picture of any size, written at its own size with the hole completed as
-``OUT/{name}_completed.png`` (every pixel beyond ``--blend_band`` of the hole as it was, the completion met by
-``--blend``: Poisson by default; ``--align``, the default,
-frames a face as CelebA's first), and the model's square as ``_observed{S}.png``, ``_completed{S}.png`` and
-``_rendered{R}.png``. The work is the library's: :mod:`hypersiren.inpaint.pipeline`,
-:mod:`hypersiren.app.sources`, :mod:`hypersiren.app.figures`, :mod:`hypersiren.app.reports`.
+full beside the paper's numbers; ``--method`` a classical fill (:mod:`hypersiren.inpaint.classical`) or the
+classical sampler (:mod:`hypersiren.inpaint.nearest_faces`) under the same masks; ``--samples K`` K draws per face
+scored as samplers are (:mod:`hypersiren.inpaint.sample_evaluation`); ``--hires_data`` the SIRENs at a larger side
+(an npz's own) against the same faces there, beside bicubic. ``--image``: one picture of any size, completed (or with
+``--samples`` drawn) at its own size (:mod:`hypersiren.app.picture_run`). The work is the library's:
+:mod:`hypersiren.inpaint.pipeline`, :mod:`hypersiren.app.sources`, :mod:`hypersiren.app.figures`,
+:mod:`hypersiren.app.reports`.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
-from hypersiren.app import scripts
-from hypersiren.app.figures import inpainting_grid, picture_samples_figure, samples_grid, uncertainty_colours
+from hypersiren.app import picture_run, scripts
+from hypersiren.app.figures import inpainting_grid, samples_grid
 from hypersiren.app.reports import (
     csv_rows,
     fmt,
@@ -49,17 +50,14 @@ from hypersiren.app.reports import (
 )
 from hypersiren.app.sources import load_images, load_model, model_image_size
 from hypersiren.data import IMAGE_SUFFIXES, source_side, to_model_range
-from hypersiren.fitting.signals import save_image
-from hypersiren.inpaint import check_hole, classical, load_picture
+from hypersiren.inpaint import classical
 from hypersiren.inpaint.composite import BLENDS
 from hypersiren.inpaint.nearest_faces import NearestFaces
-from hypersiren.inpaint.photo import complete_picture, sample_picture
-from hypersiren.inpaint.pipeline import HOLE_COLOUR, PAPER, RefineOptions, evaluate, settings
-from hypersiren.inpaint.sampling import evaluate_samples
+from hypersiren.inpaint.pipeline import PAPER, RefineOptions, evaluate, settings
+from hypersiren.inpaint.sample_evaluation import evaluate_samples
 from hypersiren.masks import KINDS, make_observed
-from hypersiren.metrics import inpainting_metrics, perceptual
+from hypersiren.metrics import perceptual
 from hypersiren.metrics.frechet import frechet_alexnet
-from hypersiren.metrics.image import psnr, to_unit
 from hypersiren.utils import ConfigError, config, native_bf16, seeds
 
 USAGE = "eval/inpaint.py [--config FILE] [--key value ...]"
@@ -127,29 +125,51 @@ class InpaintConfig:
             (self.mask is None or self.mask in KINDS, f"unknown mask kind {self.mask!r}; valid kinds: {KINDS}"),
             (self.protocol in (None, "paper", "scaled"), f"--protocol is paper or scaled, not {self.protocol!r}"),
             (self.context_sampling in ("bernoulli", "exact"), "--context_sampling is bernoulli or exact"),
-            (min(self.batch_size, self.decode_chunk, self.limit or 1, self.render_size or 1, self.image_size or 1) > 0,
-             "--batch_size, --decode_chunk, --limit, --render_size and --image_size must be positive"),
+            (
+                min(self.batch_size, self.decode_chunk, self.limit or 1, self.render_size or 1, self.image_size or 1)
+                > 0,
+                "--batch_size, --decode_chunk, --limit, --render_size and --image_size must be positive",
+            ),
             (self.blend_band >= 0, f"--blend_band is a width in pixels, >= 0, not {self.blend_band}"),
             (self.blend in BLENDS, f"--blend is one of {', '.join(BLENDS)}, not {self.blend!r}"),
-            (self.method == "model" or not self.refine_steps, f"--refine_steps acts on the model's SIRENs; --method "
-             f"{self.method} is a classical fill with none (use --method model)"),
-            (self.method == "model" or not self.render_size, f"--render_size acts on the model's SIRENs; --method "
-             f"{self.method} is a classical fill with none (use --method model)"),
-            (self.image is None or (self.data is None and self.protocol is None),
-             "--image completes one picture: --data and --protocol do not apply to it"),
+            (
+                self.method == "model" or not self.refine_steps,
+                f"--refine_steps acts on the model's SIRENs; --method "
+                f"{self.method} is a classical fill with none (use --method model)",
+            ),
+            (
+                self.method == "model" or not self.render_size,
+                f"--render_size acts on the model's SIRENs; --method "
+                f"{self.method} is a classical fill with none (use --method model)",
+            ),
+            (
+                self.image is None or (self.data is None and self.protocol is None),
+                "--image completes one picture: --data and --protocol do not apply to it",
+            ),
             (self.image is None or self.method == "model", "--image completes a picture with --method model"),
             (self.method != NEAREST_FACES or not self.hires_data, "--hires_data scores SIRENs: use --method model"),
-            (self.samples == 0 or (self.samples >= 2 and self.method in ("model", NEAREST_FACES)),
-             "--samples K draws K >= 2 completions per face from the model's sampler (or --method nearest_faces)"),
-            (self.image is None or self.samples == 0 or self.refine_steps == 0,
-             "--image --samples draws from the sampler: --refine_steps does not apply"),
-            (self.method != NEAREST_FACES or self.samples <= NEAREST_POOL,
-             f"--method nearest_faces draws at most {NEAREST_POOL} completions per face, not {self.samples}"),
-            (self.hires_data is None or (self.method == "model" and self.image is None),
-             "--hires_data scores the model's SIRENs on a data set at a larger side (--method model, no --image)"),
-            (not (picture and Path(self.data).is_file()),
-             f"--data takes a data set (an .npz file, a folder or a Hub id), not one picture: use --image {self.data}"),
-        ]:  # fmt: skip
+            (
+                self.samples == 0 or (self.samples >= 2 and self.method in ("model", NEAREST_FACES)),
+                "--samples K draws K >= 2 completions per face from the model's sampler (or --method nearest_faces)",
+            ),
+            (
+                self.image is None or self.samples == 0 or self.refine_steps == 0,
+                "--image --samples draws from the sampler: --refine_steps does not apply",
+            ),
+            (
+                self.method != NEAREST_FACES or self.samples <= NEAREST_POOL,
+                f"--method nearest_faces draws at most {NEAREST_POOL} completions per face, not {self.samples}",
+            ),
+            (
+                self.hires_data is None or (self.method == "model" and self.image is None),
+                "--hires_data scores the model's SIRENs on a data set at a larger side (--method model, no --image)",
+            ),
+            (
+                not (picture and Path(self.data).is_file()),
+                f"--data takes a data set (an .npz file, a folder or a Hub id), not one picture: use --image "
+                f"{self.data}",
+            ),
+        ]:
             if not ok:
                 raise ConfigError(message)
 
@@ -160,8 +180,9 @@ class InpaintConfig:
 
     @property
     def refine_options(self) -> RefineOptions:
-        return RefineOptions(self.refine_steps, self.refine_lr, self.refine_weights, self.refine_anchor,
-                             self.refine_holdout)  # fmt: skip
+        return RefineOptions(
+            self.refine_steps, self.refine_lr, self.refine_weights, self.refine_anchor, self.refine_holdout
+        )
 
 
 def parse_args(argv: Sequence[str]) -> InpaintConfig:
@@ -174,7 +195,7 @@ def main(cfg: InpaintConfig) -> dict:
     t0, cpu0 = time.perf_counter(), time.process_time()
     model, name = (None, f"classical {cfg.method} fill") if cfg.method != "model" else load_model(cfg.model, cfg.device)
     if cfg.image is not None:
-        return complete_image(cfg, model, name)
+        return picture_run.run(cfg, model, name, LPIPS)
     size = cfg.image_size or (model.config.image_size if model else model_image_size(cfg.model))
     if cfg.method == NEAREST_FACES:
         faces, faces_name = load_images(nearest_source(cfg), "train", size)
@@ -185,9 +206,16 @@ def main(cfg: InpaintConfig) -> dict:
     plan = settings(cfg.protocol, cfg.kind, cfg.num_context, cfg.context_sampling, size)
 
     def masks(index: int, n: int) -> torch.Tensor:  # (n, 1, S, S), seeded by (seed, setting)
-        return make_observed(plan[index].kind, n, size, size, num_context=plan[index].num_context,
-                             center_frac=cfg.center_frac, path=cfg.mask_path,
-                             generator=seeds.generator(cfg.seed, index))  # fmt: skip
+        return make_observed(
+            plan[index].kind,
+            n,
+            size,
+            size,
+            num_context=plan[index].num_context,
+            center_frac=cfg.center_frac,
+            path=cfg.mask_path,
+            generator=seeds.generator(cfg.seed, index),
+        )
 
     masks(0, 1)  # a bad mask fails before the data is read
     images, data_name = load_images(cfg.data, cfg.split, size, cfg.limit)
@@ -215,30 +243,56 @@ def main(cfg: InpaintConfig) -> dict:
     results, rows = {}, []
     for index, (key, kind, num_context) in enumerate(plan):
         observed, t = masks(index, len(images)), time.perf_counter()
-        per_image, shown = evaluate(images, observed, model, method=cfg.method, batch_size=cfg.batch_size,
-                                    chunk=cfg.decode_chunk, encoder_dtype=torch.bfloat16 if bf16_encoder(cfg) else None,
-                                    render_dtype=torch.bfloat16 if cfg.bf16_render else None,
-                                    refine_options=cfg.refine_options, seed=cfg.seed, render_size=cfg.render_size,
-                                    lpips_model=lpips_model, device=cfg.device, hires=hires)  # fmt: skip
+        per_image, shown = evaluate(
+            images,
+            observed,
+            model,
+            method=cfg.method,
+            batch_size=cfg.batch_size,
+            chunk=cfg.decode_chunk,
+            encoder_dtype=torch.bfloat16 if bf16_encoder(cfg) else None,
+            render_dtype=torch.bfloat16 if cfg.bf16_render else None,
+            refine_options=cfg.refine_options,
+            seed=cfg.seed,
+            render_size=cfg.render_size,
+            lpips_model=lpips_model,
+            device=cfg.device,
+            hires=hires,
+        )
         counts = observed.sum((1, 2, 3))
-        results[key] = {**summarize(per_image), "mask": kind, "num_context": num_context, "images": len(images),
-                        "mean_observed": counts.float().mean().item(), "seconds": round(time.perf_counter() - t, 2),
-                        **({"paper": PAPER[key]} if key in PAPER else {})}  # fmt: skip
+        results[key] = {
+            **summarize(per_image),
+            "mask": kind,
+            "num_context": num_context,
+            "images": len(images),
+            "mean_observed": counts.float().mean().item(),
+            "seconds": round(time.perf_counter() - t, 2),
+            **({"paper": PAPER[key]} if key in PAPER else {}),
+        }
         rows += csv_rows(key, counts, per_image)
         inpainting_grid(shown, out / f"grid_{key}.png", f"{data_name} | {key} | {name}")
         if cfg.samples:
             title = f"{data_name} | {key} | {name}"
-            results[key]["samples"] = score_samples(cfg, model, images, observed, reference, lpips_model,
-                                                    out / f"samples_{key}.png", title)  # fmt: skip
-    results["meta"] = {"data": data_name, "method": cfg.method, "model": name if model else None, "image_size": size,
-                       "seed": cfg.seed, "lpips": LPIPS if lpips_model else "unavailable",
-                       "refine": cfg.refine_options._asdict(), "bf16_encoder": bf16_encoder(cfg),
-                       "bf16_render": cfg.bf16_render,
-                       "seconds": round(time.perf_counter() - t0, 2),
-                       "cpu_seconds": round(time.process_time() - cpu0, 2), "threads": torch.get_num_threads(),
-                       "definitions": "mse: paper's (raw output clipped, all pixels, [0,1]; for a classical fill the "
-                       "filled image); *_missing: missing pixels only; ssim, lpips: completed image (observed pixels "
-                       "kept)"}  # fmt: skip
+            results[key]["samples"] = score_samples(
+                cfg, model, images, observed, reference, lpips_model, out / f"samples_{key}.png", title
+            )
+    results["meta"] = {
+        "data": data_name,
+        "method": cfg.method,
+        "model": name if model else None,
+        "image_size": size,
+        "seed": cfg.seed,
+        "lpips": LPIPS if lpips_model else "unavailable",
+        "refine": cfg.refine_options._asdict(),
+        "bf16_encoder": bf16_encoder(cfg),
+        "bf16_render": cfg.bf16_render,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "cpu_seconds": round(time.process_time() - cpu0, 2),
+        "threads": torch.get_num_threads(),
+        "definitions": "mse: paper's (raw output clipped, all pixels, [0,1]; for a classical fill the "
+        "filled image); *_missing: missing pixels only; ssim, lpips: completed image (observed pixels "
+        "kept)",
+    }
     write_json(results, out / "metrics.json")
     write_csv(rows, out / "per_image.csv")
     print(table(results, [s.key for s in plan], refined=cfg.refine_steps > 0, paper=cfg.protocol == "paper"))
@@ -247,9 +301,11 @@ def main(cfg: InpaintConfig) -> dict:
     if hires is not None:
         print(hires_table(results, [s.key for s in plan], hires.shape[-1]))
     first = results[plan[0].key]
-    print(f"inpainted {data_name} with {name} ({', '.join(s.key for s in plan)}): MSE {fmt(first['mse'])}, "
-          f"PSNR(missing) {fmt(first['psnr_missing'], 2)} dB, SSIM {fmt(first['ssim'], 3)}, LPIPS "
-          f"{fmt(first['lpips'], 3)} in {results['meta']['seconds']:.1f} s -> {out / 'metrics.json'}")  # fmt: skip
+    print(
+        f"inpainted {data_name} with {name} ({', '.join(s.key for s in plan)}): MSE {fmt(first['mse'])}, "
+        f"PSNR(missing) {fmt(first['psnr_missing'], 2)} dB, SSIM {fmt(first['ssim'], 3)}, LPIPS "
+        f"{fmt(first['lpips'], 3)} in {results['meta']['seconds']:.1f} s -> {out / 'metrics.json'}"
+    )
     return results
 
 
@@ -278,16 +334,27 @@ def frechet_reference(cfg: InpaintConfig, size: int, n: int) -> torch.Tensor:
         return load_images(cfg.frechet_reference, cfg.split, size, n)[0]
     everything, data_name = load_images(cfg.data, cfg.split, size, 2 * n)
     if len(everything) < 2 * n:
-        raise ConfigError(f"--samples needs {n} more real faces in {data_name} for the Frechet distance (it has "
-                          f"{len(everything)}): lower --limit or give --frechet_reference")  # fmt: skip
+        raise ConfigError(
+            f"--samples needs {n} more real faces in {data_name} for the Frechet distance (it has "
+            f"{len(everything)}): lower --limit or give --frechet_reference"
+        )
     return everything[n:]
 
 
 def score_samples(cfg: InpaintConfig, model, images, observed, reference, lpips_model, figure: Path, title: str):
-    """``--samples``: the samples' metrics over the hole (:mod:`hypersiren.inpaint.sampling`) and the Frechet AlexNet
+    """``--samples``: the samples' metrics over the hole (:mod:`hypersiren.inpaint.sample_evaluation`) and the Frechet
+    AlexNet
     distance of the first samples and of the mean completions to ``reference``; writes the figure."""
-    scored = evaluate_samples(images, observed, model, cfg.samples, seed=cfg.seed, batch_size=min(cfg.batch_size, 64),
-                              lpips_model=lpips_model, device=cfg.device)  # fmt: skip
+    scored = evaluate_samples(
+        images,
+        observed,
+        model,
+        cfg.samples,
+        seed=cfg.seed,
+        batch_size=min(cfg.batch_size, 64),
+        lpips_model=lpips_model,
+        device=cfg.device,
+    )
     samples_grid(scored.shown, figure, f"{title} | {cfg.samples} samples")
     out = {k: mean(v) for k, v in scored.per_image.items() if k != "best_of_k"}
     out["best_of_k"] = [round(v, 3) for v in scored.per_image["best_of_k"].nanmean(0).tolist()]
@@ -297,128 +364,6 @@ def score_samples(cfg: InpaintConfig, model, images, observed, reference, lpips_
         out["frechet_samples"] = float(frechet_alexnet(scored.first, real, lpips_model))
         out["frechet_mean"] = float(frechet_alexnet(scored.mean, real, lpips_model))
     return out
-
-
-def complete_image(cfg: InpaintConfig, model, name: str) -> dict:
-    """``--image``: complete one picture, at its own size and on the model's grid, written as PNGs beside
-    ``metrics.json``; returns what that holds."""
-    t0, size, kind = time.perf_counter(), model.config.image_size, cfg.kind
-    render_size = cfg.render_size or 8 * size
-    picture = load_picture(cfg.image, size, cfg.mask_path if kind == "file" else None, align=cfg.align)
-    observed = None  # the mask file's own hole
-    if kind != "file":
-        observed = make_observed(kind, 1, size, size, num_context=cfg.num_context, center_frac=cfg.center_frac,
-                                 generator=seeds.generator(cfg.seed))  # fmt: skip
-    for note in picture.notes:
-        print(f"note: {note}")
-    if picture.marked_outside > 0.001:
-        print(f"warning: {picture.marked_outside:.0%} of the mask lies outside that square and is kept as it was")
-    if kind != "full":
-        check_hole(picture.observed if observed is None else observed)
-    if cfg.samples:
-        return sample_image(cfg, model, name, picture, observed)
-    done = complete_picture(model, picture, observed, render_size, cfg.refine_options, cfg.blend_band, blend=cfg.blend)
-    lpips_model = perceptual.load_lpips(cfg.lpips_weights) if cfg.lpips else None
-    outputs = {"": (done.raw, done.completed, done.picture)}
-    if done.refined is not None:
-        outputs["refined_"] = (done.refined, done.refined, done.refined_picture)
-    truth = to_model_range(torch.from_numpy(picture.pixels.copy()).permute(2, 0, 1)[None])  # (1, 3, H, W)
-    # a face's square beyond the picture's edge has no ground truth there: those model pixels are not scored
-    scored = done.observed | ~picture.within.reshape(done.observed.shape).to(done.observed.device)
-    result = {}
-    for prefix, (raw, filled, full) in outputs.items():
-        values = inpainting_metrics(raw, filled, done.image, scored, lpips_model)
-        result.update({prefix + k: mean(v) for k, v in values.items()})
-        if done.hole.any():  # the hole at the picture's own size, against the picture itself
-            full = to_model_range(torch.from_numpy(full).permute(2, 0, 1)[None])
-            result[prefix + "picture_psnr_missing"] = psnr(to_unit(full), to_unit(truth), torch.from_numpy(done.hole)
-                                                           [None, None]).item()  # fmt: skip
-    out, stem = Path(cfg.out), Path(cfg.image).stem
-    out.mkdir(parents=True, exist_ok=True)
-    (width, height), frame = picture.source_size, picture.frame
-    pictures = {"completed": done.picture, **({"refined": done.refined_picture} if done.refined is not None else {})}
-    for suffix, image in pictures.items():
-        Image.fromarray(image).save(out / f"{stem}_{suffix}.png")
-    files = {f"observed{size}": done.shown, f"completed{size}": done.completed, f"rendered{render_size}": done.rendered,
-             **({f"refined{size}": done.refined, f"refined_rendered{render_size}": done.refined_rendered}
-                if done.refined is not None else {})}  # fmt: skip
-    for suffix, image in files.items():
-        save_image(out / f"{stem}_{suffix}.png", image[0])
-    shown = {"truth": done.image, "context": torch.where(done.observed, done.image, 0.0), "observed": done.observed,
-             "inpainted": done.completed, "rendered": done.rendered,
-             **({"refined_inpainted": done.refined, "refined_rendered": done.refined_rendered}
-                if done.refined is not None else {})}  # fmt: skip
-    inpainting_grid({k: v.cpu() for k, v in shown.items()}, out / f"grid_{stem}.png",
-                    f"{Path(cfg.image).name} | {kind} | {name}")  # fmt: skip
-    written = [f"{stem}_{suffix}.png" for suffix in [*pictures, *files]]
-    result.update(mask=kind, num_missing=int((~scored).sum()), picture_missing=int(done.hole.sum()),
-                  source_size=[width, height], crop_box=list(picture.box),
-                  frame={"kind": frame.kind, "centre": [round(v, 2) for v in frame.centre],
-                         "side": round(frame.side, 2), "angle_degrees": round(math.degrees(frame.angle), 2)},
-                  mask_outside_crop=round(picture.marked_outside, 4), render_size=render_size,
-                  blend=cfg.blend, blend_band=cfg.blend_band, notes=list(picture.notes), files=written)  # fmt: skip
-    results = {"image": result, "meta": {"image": str(cfg.image), "model": name, "image_size": size, "seed": cfg.seed,
-               "refine": {"steps": cfg.refine_steps, "lr": cfg.refine_lr}, "lpips": LPIPS if lpips_model else
-               "unavailable", "seconds": round(time.perf_counter() - t0, 2), "definitions": "the picture is its own "
-               "ground truth; mse: all pixels of the model's square, *_missing: its hole only, [0,1]; "
-               "picture_psnr_missing: the hole at the picture's own size"}}  # fmt: skip
-    write_json(results, out / "metrics.json")
-    print(f"completed {Path(cfg.image).name} ({width}x{height}, {result['picture_missing']} missing pixels; the "
-          f"model's {size}x{size} square: {result['num_missing']}, {kind}): PSNR over the hole "
-          f"{fmt(result.get('picture_psnr_missing'), 2)} dB -> {out / written[0]} ({width}x{height}); "
-          f"{', '.join(written[1:4])}")  # fmt: skip
-    return results
-
-
-def sample_image(cfg: InpaintConfig, model, name: str, picture, observed: torch.Tensor | None) -> dict:
-    """``--image --samples K``: K completions of one picture at its own size (each a draw of the sampler, seeded by
-    ``--seed`` as on the page), their per-pixel standard deviation and a figure, beside the mean completion."""
-    if model.sampler is None:
-        raise ConfigError(f"--samples: {name} has no sampler (it completes with its mean only)")
-    t0 = time.perf_counter()
-    gen = torch.Generator(cfg.device).manual_seed(cfg.seed)
-    drawn = sample_picture(model, picture, observed, cfg.samples, gen, band=cfg.blend_band, blend=cfg.blend)
-    mean = complete_picture(model, picture, observed, band=cfg.blend_band, blend=cfg.blend)
-    stack = np.stack(drawn.pictures).astype(np.float64) / 255  # (K, H, W, 3)
-    std = stack.std(0).mean(-1)  # (H, W): the draws' standard deviation, averaged over the channels
-    hole = mean.hole
-    out, stem = Path(cfg.out), Path(cfg.image).stem
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, image in enumerate(drawn.pictures):
-        written.append(f"{stem}_sample{i + 1}_seed{cfg.seed}.png")
-        Image.fromarray(image).save(out / written[-1])
-    written.append(f"{stem}_uncertainty_seed{cfg.seed}.png")
-    colours = (uncertainty_colours(torch.from_numpy(std)) * 255).round().to(torch.uint8).numpy()
-    Image.fromarray(colours).save(out / written[-1])
-    shown = np.where(hole[..., None], np.array(HOLE_COLOUR, dtype=np.uint8), picture.pixels)
-    panels = {"observed": shown, "mean": mean.picture, **{f"sample {i + 1}": p for i, p in enumerate(drawn.pictures)}}
-    picture_samples_figure(panels, std, out / f"samples_{stem}.png", f"{Path(cfg.image).name} | {cfg.kind} | {name} | "
-                           f"{cfg.samples} samples, seed {cfg.seed}")  # fmt: skip
-    truth = torch.from_numpy(picture.pixels.astype(np.float64) / 255).permute(2, 0, 1)[None]  # (1, 3, H, W)
-    region = torch.from_numpy(hole)[None, None]
-    each = [float(psnr(torch.from_numpy(s).permute(2, 0, 1)[None], truth, region)) for s in stack]
-    result = {"samples": cfg.samples, "seed": cfg.seed, "picture_missing": int(hole.sum()),
-              "sample_psnr_missing": each, "std_missing": float(std[hole].mean()) if hole.any() else math.nan,
-              "source_size": list(picture.source_size), "blend": cfg.blend, "blend_band": cfg.blend_band,
-              "files": written}  # fmt: skip
-    results = {
-        "image": result,
-        "meta": {
-            "image": str(cfg.image),
-            "model": name,
-            "seed": cfg.seed,
-            "seconds": round(time.perf_counter() - t0, 2),
-            "definitions": "each sample is the picture with its "
-            "hole completed by one draw of the sampler; std: the draws' per-pixel standard deviation on [0, 1]",
-        },
-    }
-    write_json(results, out / "metrics.json")
-    width, height = picture.source_size
-    print(f"drew {cfg.samples} completions of {Path(cfg.image).name} ({width}x{height}, {result['picture_missing']} "
-          f"missing pixels) with seed {cfg.seed}: their standard deviation over the hole {result['std_missing']:.3f} "
-          f"-> {out / written[0]} ... ({width}x{height} each), {written[-1]}, samples_{stem}.png")  # fmt: skip
-    return results
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ Conventions, used by every module:
 - A mask is always named ``observed``: bool, True = known pixel.
 - Metrics are computed per sample, then averaged.
 - Randomness goes through explicit ``torch.Generator`` objects seeded from (seed, step).
+- Inference calls (``inpaint``, ``render``, ``sample``) return tensors without autograd history.
 
 The rooms, from the ground up (each subpackage's docstring says what lives there and names the rooms it may
 import; ``tests/test_layout.py`` holds the code to it, and to this order: a room imports only rooms listed
@@ -22,12 +23,13 @@ before it):
     metrics   MSE, PSNR, SSIM, LPIPS per sample
     masks     observed masks by kind, training context, resampling
     fitting   one signal fitted with one network
-    prior     encoders, latents, hypernetworks, the model, its training and checkpoints, shipped priors
-    inpaint   pictures, classical fills, the completion pipeline
+    prior     the model: encoders, latents, hypernetworks, rendering, the sampler, checkpoints, shipped priors
+    training  what a training run needs besides its loop: batches, losses, validation, the average, run folders
+    inpaint   pictures, classical fills and samplers, blends, the completion pipeline and its evaluation
     app       the demo page and what the scripts share (the one room that prints)
 
 The 0.1 module paths (``hypersiren.model``, ``hypersiren.demo``, ...) still import, with a
-``DeprecationWarning``, until 0.2 (:mod:`hypersiren._moved`).
+``DeprecationWarning``, until 0.3, not before 2027-03-01 (:mod:`hypersiren._moved`).
 """
 
 from hypersiren import _moved
@@ -40,4 +42,4 @@ from hypersiren.siren.network import SineLayer, Siren
 _moved.install()
 
 __all__ = ["HyperSiren", "HyperSirenConfig", "SineLayer", "Siren", "fit", "make_observed"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,4 +1,5 @@
-"""The module paths of hypersiren 0.1's flat layout, kept working for one release (until 0.2) with a warning.
+"""The module paths of hypersiren 0.1's flat layout, kept working with a warning through 0.2; they go in 0.3, not
+before 2027-03-01 (:data:`REMOVED_IN`).
 
 The library moved into rooms by subsystem (see :mod:`hypersiren`); ``import hypersiren.model`` and
 ``python -m hypersiren.demo`` still work and give the new module, with a ``DeprecationWarning`` that names the new
@@ -14,6 +15,8 @@ import importlib.util
 import sys
 import warnings
 from types import CodeType, ModuleType
+
+REMOVED_IN = "hypersiren 0.3 (not before 2027-03-01)"
 
 # old module -> where it lives now (a module that was split: where most of its names went; OTHER_HOMES: the rest).
 # Every public name a 0.1 module had is importable from its old path (tests/test_layout.py holds it to the list
@@ -37,10 +40,9 @@ MOVED = {
     "hypersiren.blocks": "hypersiren.prior.blocks",
     "hypersiren.latent": "hypersiren.prior.latent",
     "hypersiren.hypernet": "hypersiren.prior.hypernet",
-    "hypersiren.losses": "hypersiren.prior.losses",
-    "hypersiren.ema": "hypersiren.prior.ema",
+    "hypersiren.losses": "hypersiren.training.losses",
+    "hypersiren.ema": "hypersiren.training.ema",
     "hypersiren.refine": "hypersiren.prior.refine",
-    "hypersiren.training": "hypersiren.prior.training",
     "hypersiren.checkpoints": "hypersiren.prior.checkpoints",
     "hypersiren.pretrained": "hypersiren.prior.pretrained",
     "hypersiren.inpainting": "hypersiren.inpaint.pipeline",
@@ -54,10 +56,11 @@ MOVED = {
 }
 OTHER_HOMES = {
     "hypersiren.model": ("hypersiren.prior.checkpoints",),
-    "hypersiren.demo": ("hypersiren.app.requests",),
-    "hypersiren.inpainting": ("hypersiren.inpaint.photo",),
+    "hypersiren.demo": ("hypersiren.app.complete_request", "hypersiren.app.page_input"),
+    "hypersiren.inpainting": ("hypersiren.inpaint.picture_completion",),
 }
-# hypersiren.siren, .data, .masks, .metrics and .fitting kept their names: they are rooms now, whose __getattr__
+# hypersiren.siren, .data, .masks, .metrics, .fitting and .training kept their names: they are rooms now, whose
+# __getattr__
 # gives the names the old modules had (old_name below).
 
 
@@ -65,7 +68,7 @@ class _OldPath(ModuleType):
     """What an old path imports as: every name of the module it moved to, and of the modules its other names went."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(name, f"moved to {MOVED[name]} (the old path goes in hypersiren 0.2)")
+        super().__init__(name, f"moved to {MOVED[name]} (the old path goes in {REMOVED_IN})")
         self.__homes = (MOVED[name], *OTHER_HOMES.get(name, ()))
 
     def __getattr__(self, attr: str) -> object:
@@ -90,8 +93,11 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return spec
 
     def create_module(self, spec) -> ModuleType:  # noqa: ANN001
-        warnings.warn(f"{spec.name} moved to {MOVED[spec.name]}; the old path goes in hypersiren 0.2",
-                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        warnings.warn(
+            f"{spec.name} moved to {MOVED[spec.name]}; the old path goes in {REMOVED_IN}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         importlib.import_module(MOVED[spec.name])
         return _OldPath(spec.name)
 
@@ -117,7 +123,18 @@ _KEPT_NAMES = {
     "hypersiren.data": ("hypersiren.data.images", "hypersiren.data.celeba"),
     "hypersiren.masks": ("hypersiren.masks.kinds", "hypersiren.masks.context", "hypersiren.masks.resample"),
     "hypersiren.metrics": ("hypersiren.metrics.image",),
-    "hypersiren.fitting": ("hypersiren.fitting.loop", "hypersiren.fitting.objectives"),
+    "hypersiren.fitting": (
+        "hypersiren.fitting.loop",
+        "hypersiren.fitting.steps",
+        "hypersiren.fitting.objectives",
+        "hypersiren.utils.schedules",
+    ),
+    "hypersiren.training": (
+        "hypersiren.training.batches",
+        "hypersiren.training.runs",
+        "hypersiren.training.validation",
+        "hypersiren.utils.schedules",
+    ),
 }
 
 
@@ -130,7 +147,10 @@ def old_name(room: str, name: str) -> object:
     for module_name in _KEPT_NAMES.get(room, ()):
         module = importlib.import_module(module_name)
         if not name.startswith("__") and hasattr(module, name):
-            warnings.warn(f"{room}.{name} is {module_name}.{name} now; the old path goes in hypersiren 0.2",
-                          DeprecationWarning, stacklevel=3)  # fmt: skip
+            warnings.warn(
+                f"{room}.{name} is {module_name}.{name} now; the old path goes in {REMOVED_IN}",
+                DeprecationWarning,
+                stacklevel=3,
+            )
             return getattr(module, name)
     raise AttributeError(f"module {room!r} has no attribute {name!r}")

@@ -90,8 +90,15 @@ def tiny_sampler(image_size: int = 16, seed: int = 0):
     from hypersiren import HyperSiren, HyperSirenConfig
 
     torch.manual_seed(seed)
-    config = HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=image_size, sampler="pixel_flow",
-                                   sampler_width=8, sampler_stages=1, sampler_steps=2)  # fmt: skip
+    config = HyperSirenConfig.tiny(
+        encoder="grid",
+        hypernet="grid",
+        image_size=image_size,
+        sampler="pixel_flow",
+        sampler_width=8,
+        sampler_stages=1,
+        sampler_steps=2,
+    )
     model = HyperSiren(config).eval()
     with torch.no_grad():
         model.sampler.net.out[-1].weight.normal_(0, 0.5)

@@ -60,8 +60,10 @@ def test_every_room_imports_only_what_its_docstring_allows():
             for line, module in imported_modules(path):
                 target = room_of(module)
                 if target is not None and target not in ok:
-                    wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module} (room {target!r}; {room!r} may "
-                                 f"import {sorted(allowed(room))})")  # fmt: skip
+                    wrong.append(
+                        f"{path.relative_to(ROOT)}:{line} imports {module} (room {target!r}; {room!r} may "
+                        f"import {sorted(allowed(room))})"
+                    )
     assert not wrong, "imports that run against the layout:\n" + "\n".join(wrong)
 
 
@@ -115,8 +117,11 @@ def test_every_name_of_an_old_module_that_became_a_room_still_imports(room):
     assert not missing, f"hypersiren.{room} lost {missing}"
 
 
-OLD_NAMES = [("masks", "on_grid", "hypersiren.masks.kinds"), ("data", "center_box", "hypersiren.data.images"),
-             ("fitting", "ritz_energy", "hypersiren.fitting.objectives")]  # fmt: skip
+OLD_NAMES = [
+    ("masks", "on_grid", "hypersiren.masks.kinds"),
+    ("data", "center_box", "hypersiren.data.images"),
+    ("fitting", "ritz_energy", "hypersiren.fitting.objectives"),
+]
 
 
 @pytest.mark.parametrize(("room", "name", "home"), OLD_NAMES)
@@ -138,7 +143,13 @@ def test_the_public_face():
 
 @pytest.mark.slow
 def test_python_m_the_old_demo_path_still_runs():
-    proc = subprocess.run([sys.executable, "-m", "hypersiren.demo", "--help"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120, env=checkout_env(PYTHONWARNINGS="always"))  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "hypersiren.demo", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=checkout_env(PYTHONWARNINGS="always"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "hypersiren-demo" in proc.stdout and "hypersiren.app.demo" in proc.stderr

@@ -9,7 +9,8 @@ and :data:`~hypersiren.inpaint.align.CELEBA_FACE`.
 identities not seen in training) upsampled bicubic to a random side in ``--face_sides``, pasted at a random place
 (off-centre) on a ``--canvas`` picture of blurred noise, the hole a box over the face's mouth and nose (``--hole``:
 ``mouth`` rows 0.55..0.85, columns 0.3..0.7 of the face's square; ``centre``: its centred half). Each picture is
-completed at its own size (:func:`hypersiren.inpaint.photo.complete_picture`) from the square chosen without
+completed at its own size (:func:`hypersiren.inpaint.picture_completion.complete_picture`) from the square chosen
+without
 alignment (the centred square, or the square around the hole where the centred one does not hold it) and with it
 (the eyes, else the face box; pictures whose face is not found keep their unaligned result, as the pipeline
 does); the PSNR over the hole is against the face itself, on the picture's own pixels. Also reported: the same
@@ -40,8 +41,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from hypersiren import HyperSiren  # noqa: E402
 from hypersiren.inpaint import align  # noqa: E402
-from hypersiren.inpaint.photo import complete_picture  # noqa: E402
 from hypersiren.inpaint.picture import load_picture  # noqa: E402
+from hypersiren.inpaint.picture_completion import complete_picture  # noqa: E402
 from hypersiren.metrics.image import psnr  # noqa: E402
 
 PACK = ROOT.parent / "shared" / "data" / "celeba32" / "celeba_align_src89x109_jpeg.npz"
@@ -62,9 +63,11 @@ def calibrate(args: argparse.Namespace) -> None:
         if found.eyes is not None:
             eyes.append(np.ravel(found.eyes))
     boxes, eyes = np.asarray(boxes), np.asarray(eyes)
-    print(f"{n} aligned training faces (ids {pack['ids'][0]}..{pack['ids'][n - 1]}, 89x109 -> 178x218) in "
-          f"{time.perf_counter() - t0:.0f} s: a face in {len(boxes)} ({len(boxes) / n:.1%}), both eyes in "
-          f"{len(eyes)} ({len(eyes) / n:.1%})")  # fmt: skip
+    print(
+        f"{n} aligned training faces (ids {pack['ids'][0]}..{pack['ids'][n - 1]}, 89x109 -> 178x218) in "
+        f"{time.perf_counter() - t0:.0f} s: a face in {len(boxes)} ({len(boxes) / n:.1%}), both eyes in "
+        f"{len(eyes)} ({len(eyes) / n:.1%})"
+    )
     bm, bs = np.median(boxes, 0), boxes.std(0)
     em, es = np.median(eyes, 0), eyes.std(0)
     print(f"face box centre ({bm[0]:.1f}, {bm[1]:.1f}), side {bm[2]:.1f} (std {bs[0]:.1f}, {bs[1]:.1f}, {bs[2]:.1f})")
@@ -96,8 +99,10 @@ def _place(rng, face: np.ndarray, side: int, turn: float, hole_box, width: int, 
     marks[round(r0 * side) : round(r1 * side), round(c0 * side) : round(c1 * side)] = 255
     marks, opaque = Image.fromarray(marks), Image.new("L", (side, side), 255)
     if turn:
-        image, marks, opaque = (im.rotate(turn, resample=Image.BICUBIC if im is image else Image.NEAREST, expand=True)
-                                for im in (image, marks, opaque))  # fmt: skip
+        image, marks, opaque = (
+            im.rotate(turn, resample=Image.BICUBIC if im is image else Image.NEAREST, expand=True)
+            for im in (image, marks, opaque)
+        )
     w, h = image.size
     x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
     picture = _canvas(rng, width, height)
@@ -139,37 +144,51 @@ def measure(args: argparse.Namespace) -> None:
                 done = complete_picture(model, load_picture(truth, size, hole, frame=frame), render_size=size)
                 rows[way][i] = _hole_psnr(done.picture, truth, hole)
             f = align.frame(found)
-            offsets.append([(f.centre[0] - fx) / side, (f.centre[1] - fy) / side, f.side / side - 1,
-                            np.degrees(f.angle) + turn])  # fmt: skip
+            offsets.append(
+                [(f.centre[0] - fx) / side, (f.centre[1] - fy) / side, f.side / side - 1, np.degrees(f.angle) + turn]
+            )
         # the same face as the test split gives it: its own square, upright, resized to the model's side
         _, own_hole, _ = _place(np.random.default_rng(0), face, 64, 0.0, HOLES[args.hole], 64, 64)
         done = complete_picture(model, load_picture(face, size, own_hole), render_size=size)
         own = torch.from_numpy(np.asarray(Image.fromarray(face).resize((size, size), Image.BILINEAR)).copy())
-        rows["given aligned"][i] = psnr((done.completed + 1) / 2, own.permute(2, 0, 1)[None] / 255,
-                                        ~done.observed).item()  # fmt: skip
+        rows["given aligned"][i] = psnr(
+            (done.completed + 1) / 2, own.permute(2, 0, 1)[None] / 255, ~done.observed
+        ).item()
     n, seconds = len(faces), time.perf_counter() - t0
     found, eyes = ~np.isnan(rows["box"]), ~np.isnan(rows["eyes"])
     used = kinds.get("aligned face", 0)
-    print(f"{args.model}, {n} test faces (data/celeba64/test.npz) at {args.face_sides[0]}..{args.face_sides[1]} px, "
-          f"turned up to {args.max_turn:g} degrees, on a {width}x{height} canvas of blurred noise, {args.hole} hole, "
-          f"seed {args.seed}, {seconds:.0f} s; the unaligned square: the centred one {kinds['centre']}, around the "
-          f"hole {kinds['hole']}; with alignment the face's square for {used}")  # fmt: skip
-    print(f"  hole PSNR (dB) over all {n}: unaligned {np.mean(rows['unaligned']):.2f}, aligned (the pipeline) "
-          f"{np.mean(rows['aligned']):.2f}, the faces given aligned {np.mean(rows['given aligned']):.2f}")  # fmt: skip
-    print(f"  the {found.sum()} with a face: unaligned {np.mean(rows['unaligned'][found]):.2f}, by the face box "
-          f"{np.mean(rows['box'][found]):.2f}")  # fmt: skip
+    print(
+        f"{args.model}, {n} test faces (data/celeba64/test.npz) at {args.face_sides[0]}..{args.face_sides[1]} px, "
+        f"turned up to {args.max_turn:g} degrees, on a {width}x{height} canvas of blurred noise, {args.hole} hole, "
+        f"seed {args.seed}, {seconds:.0f} s; the unaligned square: the centred one {kinds['centre']}, around the "
+        f"hole {kinds['hole']}; with alignment the face's square for {used}"
+    )
+    print(
+        f"  hole PSNR (dB) over all {n}: unaligned {np.mean(rows['unaligned']):.2f}, aligned (the pipeline) "
+        f"{np.mean(rows['aligned']):.2f}, the faces given aligned {np.mean(rows['given aligned']):.2f}"
+    )
+    print(
+        f"  the {found.sum()} with a face: unaligned {np.mean(rows['unaligned'][found]):.2f}, by the face box "
+        f"{np.mean(rows['box'][found]):.2f}"
+    )
     if eyes.any():
-        print(f"  the {eyes.sum()} with both eyes: unaligned {np.mean(rows['unaligned'][eyes]):.2f}, by the face box "
-              f"{np.mean(rows['box'][eyes]):.2f}, by the eyes {np.mean(rows['eyes'][eyes]):.2f}, by both "
-              f"{np.mean(rows['both'][eyes]):.2f}")  # fmt: skip
+        print(
+            f"  the {eyes.sum()} with both eyes: unaligned {np.mean(rows['unaligned'][eyes]):.2f}, by the face box "
+            f"{np.mean(rows['box'][eyes]):.2f}, by the eyes {np.mean(rows['eyes'][eyes]):.2f}, by both "
+            f"{np.mean(rows['both'][eyes]):.2f}"
+        )
     if offsets:
         o = np.abs(np.asarray(offsets))
-        print(f"  the aligned square (both) against the pasted face's square (medians): centre off by "
-              f"{np.median(o[:, 0]):.3f}, {np.median(o[:, 1]):.3f} of the side, side off by {np.median(o[:, 2]):.3f}, "
-              f"angle off by {np.median(o[:, 3]):.1f} degrees")  # fmt: skip
-    print(f"hole PSNR over {n} faces placed off-centre: unaligned {np.mean(rows['unaligned']):.2f} dB, aligned "
-          f"{np.mean(rows['aligned']):.2f} dB (a face found in {found.sum()}, both eyes in {eyes.sum()}, the face's "
-          f"square used for {used}); the same faces given aligned {np.mean(rows['given aligned']):.2f} dB")  # fmt: skip
+        print(
+            f"  the aligned square (both) against the pasted face's square (medians): centre off by "
+            f"{np.median(o[:, 0]):.3f}, {np.median(o[:, 1]):.3f} of the side, side off by {np.median(o[:, 2]):.3f}, "
+            f"angle off by {np.median(o[:, 3]):.1f} degrees"
+        )
+    print(
+        f"hole PSNR over {n} faces placed off-centre: unaligned {np.mean(rows['unaligned']):.2f} dB, aligned "
+        f"{np.mean(rows['aligned']):.2f} dB (a face found in {found.sum()}, both eyes in {eyes.sum()}, the face's "
+        f"square used for {used}); the same faces given aligned {np.mean(rows['given aligned']):.2f} dB"
+    )
 
 
 if __name__ == "__main__":

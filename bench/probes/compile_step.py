@@ -2,8 +2,8 @@
 "Training the grid prior").
 
 The step is ``train/celeba.py``'s for ``--config`` (default ``configs/celeba32-cpu.yaml``: batch 64, 512 rendered
-pixels, bf16 autocast, Adam, gradient clip): :func:`hypersiren.prior.batches.training_batch`, the forward under
-autocast, :func:`hypersiren.prior.losses.prior_loss`, backward, clip, Adam at the config's rate; random images, no
+pixels, bf16 autocast, Adam, gradient clip): :func:`hypersiren.training.batches.training_batch`, the forward under
+autocast, :func:`hypersiren.training.losses.prior_loss`, backward, clip, Adam at the config's rate; random images, no
 schedule, EMA or logging, the training script's ``GLIBC_TUNABLES``. Variants, each its own model from the same
 weights, on the same batches: ``eager`` (as trained), ``compiled`` (``torch.compile(model)``; its first call, the
 compilation from a fresh cache, is reported) and ``channels_last`` (the encoder's weights and inputs). After
@@ -37,15 +37,15 @@ from interleave import cpu_name, train_script  # noqa: E402
 
 from hypersiren.app.scripts import use_glibc_tunables  # noqa: E402
 from hypersiren.prior import HyperSiren  # noqa: E402
-from hypersiren.prior.batches import Batch, training_batch  # noqa: E402
-from hypersiren.prior.losses import prior_loss  # noqa: E402
+from hypersiren.training.batches import Batch, training_batch  # noqa: E402
+from hypersiren.training.losses import step_loss  # noqa: E402
 from hypersiren.utils import generator  # noqa: E402
 
 VARIANTS = ("eager", "compiled", "channels_last")
 
 
 def batch(cfg, step: int) -> Batch:
-    """Step ``step``'s batch as the training loop draws it (:func:`hypersiren.prior.batches.training_batch`), of
+    """Step ``step``'s batch as the training loop draws it (:func:`hypersiren.training.batches.training_batch`), of
     random uint8 images."""
     if cfg.offgrid_points:
         raise ValueError("the probe renders at the model's pixels: give a config without offgrid_points")
@@ -68,10 +68,11 @@ def make_step(name: str, cfg, model_cfg) -> tuple[Callable[[Batch], torch.Tensor
 
     def step(b: Batch) -> torch.Tensor:
         start, cpu = time.perf_counter(), time.process_time()
-        x, obs = b.images.contiguous(memory_format=layout), b.observed.contiguous(memory_format=layout)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16"):
-            output = forward(x, obs, b.pixels)
-        loss = prior_loss(output, b.target, cfg.latent_reg, cfg.param_reg, b.seen, cfg.missing_weight, cfg.log_mse)
+        laid = b._replace(
+            images=b.images.contiguous(memory_format=layout), observed=b.observed.contiguous(memory_format=layout)
+        )
+        bf16 = cfg.mixed_precision == "bf16"
+        loss = step_loss(forward, cfg, laid, autocast=lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16))
         loss.total.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -95,9 +96,11 @@ def main(args: argparse.Namespace) -> dict:
     cfg.validate()
     model_cfg = celeba.model_config(cfg)
     config_name = Path(args.config).name
-    print(f"{config_name}: batch {cfg.batch_size}, {cfg.render_pixels or 'all'} rendered pixels, {cfg.image_size}x"
-          f"{cfg.image_size}, mixed precision {cfg.mixed_precision}; {args.warmup} warm-up steps, {args.steps} "
-          f"interleaved rounds; {cpu_name()}, {args.threads} threads, torch {torch.__version__}")  # fmt: skip
+    print(
+        f"{config_name}: batch {cfg.batch_size}, {cfg.render_pixels or 'all'} rendered pixels, {cfg.image_size}x"
+        f"{cfg.image_size}, mixed precision {cfg.mixed_precision}; {args.warmup} warm-up steps, {args.steps} "
+        f"interleaved rounds; {cpu_name()}, {args.threads} threads, torch {torch.__version__}"
+    )
     steps = {variant: make_step(variant, cfg, model_cfg) for variant in args.variants}
     first_loss = {variant: step(batch(cfg, 0)).item() for variant, (step, _) in steps.items()}  # the same weights
     for k in range(1, args.warmup):
@@ -113,9 +116,15 @@ def main(args: argparse.Namespace) -> dict:
         data = batch(cfg, args.warmup + k)
         for variant in names[k % len(names) :] + names[: k % len(names)]:  # rotate: none always runs first
             steps[variant][0](data)
-    result = {v: {"seconds_per_step": statistics.median(t[0] for t in times), "first_step": firsts[v],
-                  "cpu_seconds_per_step": statistics.median(t[1] for t in times), "first_loss": first_loss[v]}
-              for v, (_, times) in steps.items()}  # fmt: skip
+    result = {
+        v: {
+            "seconds_per_step": statistics.median(t[0] for t in times),
+            "first_step": firsts[v],
+            "cpu_seconds_per_step": statistics.median(t[1] for t in times),
+            "first_loss": first_loss[v],
+        }
+        for v, (_, times) in steps.items()
+    }
     eager, parts = result.get("eager"), []
     for variant, r in result.items():
         line = f"{variant:>14}: {r['seconds_per_step']:.3f} s/step, {r['cpu_seconds_per_step']:.3f} CPU s/step"

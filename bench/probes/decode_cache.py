@@ -124,9 +124,11 @@ def main(args: argparse.Namespace) -> dict[int, dict[str, float]]:
     os.environ[cache_mod.CACHE_ENV] = str(work / "cache")
     start = time.perf_counter()
     n = len(celeba_dataset(DEFAULT_HUB_ID, "train", 32))  # datasets' one-off parquet -> arrow, as after a download
-    print(f"faces: {n} CelebA sources at {width}x{height}, mean JPEG {np.mean([len(f) for f in faces]) / 1e3:.1f} kB "
-          f"({'upsampled, re-encoded at quality ' + str(args.quality) if args.full_size else 'as stored'}); "
-          f"first load_dataset {time.perf_counter() - start:.2f} s")  # fmt: skip
+    print(
+        f"faces: {n} CelebA sources at {width}x{height}, mean JPEG {np.mean([len(f) for f in faces]) / 1e3:.1f} kB "
+        f"({'upsampled, re-encoded at quality ' + str(args.quality) if args.full_size else 'as stored'}); "
+        f"first load_dataset {time.perf_counter() - start:.2f} s"
+    )
     results = {}
     for size in args.sizes:
         lazy = celeba_dataset(DEFAULT_HUB_ID, "train", size)
@@ -146,24 +148,36 @@ def main(args: argparse.Namespace) -> dict[int, dict[str, float]]:
         stat = (folder / "images.u8").stat()
         per_face = images[0].numel()
         full = FULL_TRAIN * per_face / 2**30
-        results[size] = {"s_per_10k": decode / n * 1e4, "cpu_s_per_10k": cpu / n * 1e4,
-                         "uncached_cpu_s_per_10k": before / n * 1e4, "reuse_s": reuse,
-                         "batch_mapped_s": mapped, "batch_in_memory_s": in_memory, "bytes": stat.st_size,
-                         "full_train_gib": full}  # fmt: skip
-        print(f"{size:>4}x{size:<4} decode into the cache {decode / n * 1e4:5.2f} s per 10,000 faces "
-              f"({cpu / n * 1e4:.2f} s CPU; uncached {before / n * 1e4:.2f} s CPU) "
-              f"| second run {reuse:5.2f} s | a batch of {BATCH}: {mapped * 1e3:.2f} ms mapped, "
-              f"{in_memory * 1e3:.2f} ms in memory | cache "
-              f"{stat.st_size / 2**20:7.1f} MiB on disk ({stat.st_blocks * 512 / 2**20:.1f} allocated), "
-              f"{per_face} B/face | full train split {FULL_TRAIN:,} faces: {full:.2f} GiB, decode "
-              f"{cpu / n * FULL_TRAIN / 60:.1f} CPU min once")  # fmt: skip
+        results[size] = {
+            "s_per_10k": decode / n * 1e4,
+            "cpu_s_per_10k": cpu / n * 1e4,
+            "uncached_cpu_s_per_10k": before / n * 1e4,
+            "reuse_s": reuse,
+            "batch_mapped_s": mapped,
+            "batch_in_memory_s": in_memory,
+            "bytes": stat.st_size,
+            "full_train_gib": full,
+        }
+        print(
+            f"{size:>4}x{size:<4} decode into the cache {decode / n * 1e4:5.2f} s per 10,000 faces "
+            f"({cpu / n * 1e4:.2f} s CPU; uncached {before / n * 1e4:.2f} s CPU) "
+            f"| second run {reuse:5.2f} s | a batch of {BATCH}: {mapped * 1e3:.2f} ms mapped, "
+            f"{in_memory * 1e3:.2f} ms in memory | cache "
+            f"{stat.st_size / 2**20:7.1f} MiB on disk ({stat.st_blocks * 512 / 2**20:.1f} allocated), "
+            f"{per_face} B/face | full train split {FULL_TRAIN:,} faces: {full:.2f} GiB, decode "
+            f"{cpu / n * FULL_TRAIN / 60:.1f} CPU min once"
+        )
         del images
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"peak RSS of this process {peak:.0f} MiB (mapped cache pages count once read)")
-    summary = ", ".join(f"{s}: {r['s_per_10k']:.2f} s/10k ({r['cpu_s_per_10k']:.2f} CPU), {r['full_train_gib']:.2f} GiB"
-                        for s, r in results.items())  # fmt: skip
-    print(f"decode into the cache ({width}x{height} sources, {os.cpu_count()} CPUs, one process): {summary} "
-          f"for the full train split")  # fmt: skip
+    summary = ", ".join(
+        f"{s}: {r['s_per_10k']:.2f} s/10k ({r['cpu_s_per_10k']:.2f} CPU), {r['full_train_gib']:.2f} GiB"
+        for s, r in results.items()
+    )
+    print(
+        f"decode into the cache ({width}x{height} sources, {os.cpu_count()} CPUs, one process): {summary} "
+        f"for the full train split"
+    )
     return results
 
 

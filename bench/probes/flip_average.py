@@ -73,17 +73,33 @@ def main(args: argparse.Namespace) -> dict:
     model, name = load_model(args.model)
     size = model.config.image_size
     images, data_name = load_images(args.data, args.split, size, args.limit)
-    observed = make_observed(args.mask, len(images), size, size, num_context=args.num_context,
-                             center_frac=args.center_frac, generator=seeds.generator(args.seed, 0))  # fmt: skip
+    observed = make_observed(
+        args.mask,
+        len(images),
+        size,
+        size,
+        num_context=args.num_context,
+        center_frac=args.center_frac,
+        generator=seeds.generator(args.seed, 0),
+    )
     print(f"data: {data_name}, {len(images):,} images at {size}x{size}; model: {name}; mask: {args.mask}")
     per_image, seconds = flip_average(model, images, observed, args.batch_size)
     before, after = mean(per_image["before"]), mean(per_image["after"])
     better = int((per_image["after"] > per_image["before"]).sum())
-    result = {"before": before, "after": after, "change": after - before, "better": better, "images": len(images),
-              "seconds_before": seconds["before"], "seconds_mirrored": seconds["after"]}  # fmt: skip
+    result = {
+        "before": before,
+        "after": after,
+        "change": after - before,
+        "better": better,
+        "images": len(images),
+        "seconds_before": seconds["before"],
+        "seconds_mirrored": seconds["after"],
+    }
     print(f"  completion: {before:.2f} dB in {seconds['before']:.1f} s; mirrored pass {seconds['after']:.1f} s")
-    print(f"flip average on {data_name} ({len(images):,} images, {args.mask}, {name}): PSNR(missing) {before:.2f} -> "
-          f"{after:.2f} dB ({after - before:+.2f} dB, {better} of {len(images)} images better)")  # fmt: skip
+    print(
+        f"flip average on {data_name} ({len(images):,} images, {args.mask}, {name}): PSNR(missing) {before:.2f} -> "
+        f"{after:.2f} dB ({after - before:+.2f} dB, {better} of {len(images)} images better)"
+    )
     return result
 
 

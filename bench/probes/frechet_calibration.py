@@ -45,10 +45,12 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     g = torch.exp(-(x**2) / (2 * sigma**2))
     g = g / g.sum()
     c = images.shape[1]
-    out = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="reflect"), g.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
-                   groups=c)  # fmt: skip
-    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), g.view(1, 1, -1, 1).repeat(c, 1, 1, 1),
-                    groups=c)  # fmt: skip
+    out = F.conv2d(
+        F.pad(images, (radius, radius, 0, 0), mode="reflect"), g.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c
+    )
+    return F.conv2d(
+        F.pad(out, (0, 0, radius, radius), mode="reflect"), g.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c
+    )
 
 
 def variants(real: torch.Tensor, observed: torch.Tensor, model: HyperSiren, batch_size: int) -> dict[str, torch.Tensor]:
@@ -97,8 +99,9 @@ def main(args: argparse.Namespace) -> dict:
             t = time.perf_counter()
             kw = {"min_size": side, "pool": pool}
             ref = alexnet_features(set_b, lpips_model, **kw)
-            results[name] = {k: frechet_distance(alexnet_features(v, lpips_model, **kw), ref).item()
-                             for k, v in sets.items()}  # fmt: skip
+            results[name] = {
+                k: frechet_distance(alexnet_features(v, lpips_model, **kw), ref).item() for k, v in sets.items()
+            }
             row = "  ".join(f"{k} {d:7.1f}" for k, d in results[name].items())
             print(f"  {name:13s} {row}   ({time.perf_counter() - t:.1f} s)")
 
@@ -111,9 +114,11 @@ def main(args: argparse.Namespace) -> dict:
     (best, blur), err = min(scored.items(), key=lambda kv: kv[1])
     r = results[best]
     seconds = time.perf_counter() - start
-    print(f"Fréchet AlexNet calibration ({args.n} vs {args.n} faces of {Path(args.data).name}, {seconds:.0f} s):"
-          f" closest protocol {best} with {blur}: real {r['real']:.1f} (5.8), completion {r['completion']:.1f} (23.1),"
-          f" blurred centre {r[blur]:.1f} (133), mean |log ratio| {err:.2f}")  # fmt: skip
+    print(
+        f"Fréchet AlexNet calibration ({args.n} vs {args.n} faces of {Path(args.data).name}, {seconds:.0f} s):"
+        f" closest protocol {best} with {blur}: real {r['real']:.1f} (5.8), completion {r['completion']:.1f} (23.1),"
+        f" blurred centre {r[blur]:.1f} (133), mean |log ratio| {err:.2f}"
+    )
     return {"results": results, "best": best, "blur": blur, "error": err}
 
 

@@ -134,8 +134,10 @@ def main(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     model, name = load_model(args.model)
     if args.figure is not None:
         seams = figure(model, name, Path(args.figure), variants(args.figure_variants))
-        print(f"wrote {args.figure}: the portrait's mouth, seam ratio " + ", ".join(f"{k} {v:.2f}" for k, v in
-                                                                                 seams.items()))  # fmt: skip
+        print(
+            f"wrote {args.figure}: the portrait's mouth, seam ratio "
+            + ", ".join(f"{k} {v:.2f}" for k, v in seams.items())
+        )
         return {k: {"seam": v} for k, v in seams.items()}
     faces = np.load(args.data)["images"][: args.limit]  # (N, 128, 128, 3) uint8
     if faces.shape[1:] != (FACE, FACE, 3):
@@ -162,8 +164,10 @@ def main(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             per_face[f"{blend}:{band}"].append({**scores(done.picture, truth, hole, lpips_model), "seconds": seconds})
     result = {}
     lpips_name = "AlexNet" if lpips_model is not None else "unavailable"
-    print(f"{len(faces)} faces of {args.data} on {width}x{height} canvases ({', '.join(HOLES)} holes in turn), "
-          f"frame: {args.frame}; model: {name}; LPIPS: {lpips_name}")  # fmt: skip
+    print(
+        f"{len(faces)} faces of {args.data} on {width}x{height} canvases ({', '.join(HOLES)} holes in turn), "
+        f"frame: {args.frame}; model: {name}; LPIPS: {lpips_name}"
+    )
     header = ("blend:band", "psnr dB", "lpips", "seam", "|seam-1|", "within", "seam4", "s/face")
     print(f"{header[0]:<12}" + "".join(f"{h:>10}" for h in header[1:]))
     for key, rows in per_face.items():
@@ -171,13 +175,17 @@ def main(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         mean["off"] = float(np.mean([abs(r["seam"] - 1) for r in rows]))
         mean["within"] = float(np.mean([abs(r["seam"] - 1) <= TARGET for r in rows]))
         result[key] = mean
-        print(f"{key:<12}{mean['psnr']:>10.2f}{mean['lpips']:>10.4f}{mean['seam']:>10.3f}{mean['off']:>10.3f}"
-              f"{mean['within']:>10.0%}{mean['seam4']:>10.3f}{mean['seconds']:>10.3f}")  # fmt: skip
+        print(
+            f"{key:<12}{mean['psnr']:>10.2f}{mean['lpips']:>10.4f}{mean['seam']:>10.3f}{mean['off']:>10.3f}"
+            f"{mean['within']:>10.0%}{mean['seam4']:>10.3f}{mean['seconds']:>10.3f}"
+        )
     best = min(result, key=lambda k: result[k]["off"])
     others = "; ".join(f"{k} {v['off']:.3f}" for k, v in result.items() if k != best)
-    print(f"seamless composite on {len(faces)} faces ({name}): {best} has the seam nearest the picture's own "
-          f"(|ratio - 1| {result[best]['off']:.3f}, {result[best]['within']:.0%} of faces within {TARGET:.0%}; PSNR "
-          f"{result[best]['psnr']:.2f} dB, LPIPS {result[best]['lpips']:.4f}); others: {others}")  # fmt: skip
+    print(
+        f"seamless composite on {len(faces)} faces ({name}): {best} has the seam nearest the picture's own "
+        f"(|ratio - 1| {result[best]['off']:.3f}, {result[best]['within']:.0%} of faces within {TARGET:.0%}; PSNR "
+        f"{result[best]['psnr']:.2f} dB, LPIPS {result[best]['lpips']:.4f}); others: {others}"
+    )
     return result
 
 
@@ -240,10 +248,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default="data/celeba128/test.npz", help="decoded 128x128 faces: images (N, 128, 128, 3)")
     p.add_argument("--limit", type=int, default=200, help="only the first N faces (default 200)")
     p.add_argument("--canvas", type=int, nargs=2, default=(256, 192), metavar=("WIDTH", "HEIGHT"))
-    p.add_argument("--frame", default="face", choices=("face", "auto"),
-                   help="the model's square: the face's own (default) or the picture path's unaligned one")  # fmt: skip
-    p.add_argument("--variants", nargs="+", default=["linear:0", "linear:3", "poisson:0", "poisson:3"],
-                   help="blend:band ... (default: linear:0 linear:3 poisson:0 poisson:3)")  # fmt: skip
+    p.add_argument(
+        "--frame",
+        default="face",
+        choices=("face", "auto"),
+        help="the model's square: the face's own (default) or the picture path's unaligned one",
+    )
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=["linear:0", "linear:3", "poisson:0", "poisson:3"],
+        help="blend:band ... (default: linear:0 linear:3 poisson:0 poisson:3)",
+    )
     p.add_argument("--lpips_weights", default=None, help="an AlexNet .npz/.pth (default: the bundled weights)")
     p.add_argument("--seed", type=int, default=0, help="seeds the canvases")
     p.add_argument("--figure", default=None, help="draw the portrait's figure at this path instead of the faces")

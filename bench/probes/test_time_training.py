@@ -34,8 +34,8 @@ from hypersiren.data import to_model_range  # noqa: E402
 from hypersiren.inpaint.pipeline import complete  # noqa: E402
 from hypersiren.masks import make_observed  # noqa: E402
 from hypersiren.metrics import inpainting_metrics, mse  # noqa: E402
-from hypersiren.prior.losses import LOG_EPS  # noqa: E402
 from hypersiren.prior.model import HyperSiren  # noqa: E402
+from hypersiren.training.losses import LOG_EPS  # noqa: E402
 from hypersiren.utils import seeds  # noqa: E402
 
 
@@ -90,8 +90,10 @@ def main(args: argparse.Namespace) -> dict:
     observed = make_observed("center", len(images), size, size, center_frac=args.center_frac)  # (N, 1, S, S)
     side = int((~observed[0, 0]).any(1).sum())  # the hole's side
     args.max_shift = side // 2 if args.max_shift is None else args.max_shift
-    print(f"data: {data_name}, {len(images):,} faces at {size}x{size}; model: {name}; {args.steps} steps at lr "
-          f"{args.lr:g}, {args.masks} masks per step, squares of {side} shifted by up to {args.max_shift}")  # fmt: skip
+    print(
+        f"data: {data_name}, {len(images):,} faces at {size}x{size}; model: {name}; {args.steps} steps at lr "
+        f"{args.lr:g}, {args.masks} masks per step, squares of {side} shifted by up to {args.max_shift}"
+    )
     x_all = to_model_range(images)  # (N, C, S, S)
     before = torch.cat([hole_psnr(model, x_all[i : i + 256], observed[i : i + 256]) for i in range(0, len(x_all), 256)])
     state, copy_ = copy.deepcopy(model.state_dict()), copy.deepcopy(model)
@@ -104,15 +106,24 @@ def main(args: argparse.Namespace) -> dict:
         seconds.append(time.perf_counter() - t)
     change = torch.cat(after).double() - before.double()  # (N,)
     n = len(change)
-    result = {"before": before.double().mean().item(), "after": torch.cat(after).double().mean().item(),
-              "change": change.mean().item(), "stderr": (change.std() / n**0.5).item() if n > 1 else float("nan"),
-              "better": int((change > 0).sum()), "faces": n,
-              "seconds_per_face": statistics.median(seconds)}  # fmt: skip
-    print(f"  hole PSNR {result['before']:.2f} -> {result['after']:.2f} dB; {min(seconds):.2f}-{max(seconds):.2f} s "
-          f"per face, {sum(seconds):.0f} s in all")  # fmt: skip
-    print(f"test-time training on {data_name} ({n} faces, {args.steps} steps at lr {args.lr:g}): hole "
-          f"{result['change']:+.2f} dB (+-{result['stderr']:.2f} standard error), {result['better']} of {n} faces "
-          f"better, {result['seconds_per_face']:.2f} s per face (median)")  # fmt: skip
+    result = {
+        "before": before.double().mean().item(),
+        "after": torch.cat(after).double().mean().item(),
+        "change": change.mean().item(),
+        "stderr": (change.std() / n**0.5).item() if n > 1 else float("nan"),
+        "better": int((change > 0).sum()),
+        "faces": n,
+        "seconds_per_face": statistics.median(seconds),
+    }
+    print(
+        f"  hole PSNR {result['before']:.2f} -> {result['after']:.2f} dB; {min(seconds):.2f}-{max(seconds):.2f} s "
+        f"per face, {sum(seconds):.0f} s in all"
+    )
+    print(
+        f"test-time training on {data_name} ({n} faces, {args.steps} steps at lr {args.lr:g}): hole "
+        f"{result['change']:+.2f} dB (+-{result['stderr']:.2f} standard error), {result['better']} of {n} faces "
+        f"better, {result['seconds_per_face']:.2f} s per face (median)"
+    )
     return result
 
 

@@ -15,13 +15,13 @@ resolution and the same SIREN rendered at 2x / 4x / 8x that resolution, which a 
 The button's API endpoint is ``/complete`` (``gradio_client``: ``Client(url).predict(editor, hole, center_frac,
 num_context, scale, refine_steps, align, api_name="/complete")``, with ``scale`` one of ``"2"``, ``"4"``, ``"8"``).
 
-The request is :mod:`hypersiren.app.requests` (:func:`~hypersiren.app.requests.complete`), callable without
-Gradio. What one request may cost is bounded by :class:`hypersiren.app.uploads.Limits`: a picture beyond 1024 pixels
-on its longer side is worked on (and given back) reduced to it, one under 16 pixels on its shorter side is refused,
-a hole beyond 32,768 of its pixels is faded in linearly rather than Poisson-blended, an unreadable file gets the
-page's message (through ``gradio_client`` too), and Gradio's queue holds 16 requests waiting for the 2 being worked
-on before it answers "Queue is full". This module is an app, so unlike the rest of the library it parses arguments
-and prints.
+The request is :mod:`hypersiren.app.complete_request` (:func:`~hypersiren.app.complete_request.complete`), callable
+without Gradio. What one request may cost is bounded by :class:`hypersiren.app.uploads.Limits`: a picture beyond 1024
+pixels on its longer side is worked on (and given back) reduced to it, one under 16 pixels on its shorter side is
+refused, a hole beyond 32,768 of its pixels is faded in linearly rather than Poisson-blended, an unreadable file gets
+the page's message (through ``gradio_client`` too), and Gradio's queue holds 16 requests waiting for the 2 being worked
+on before it answers "Queue is full". This module is an app, so unlike the rest of the library it parses arguments and
+prints.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hypersiren.app.requests import HOLES, complete, load, respond
+from hypersiren.app.complete_request import complete, respond
+from hypersiren.app.page_input import HOLES, load
 from hypersiren.app.sample_request import respond_samples
 from hypersiren.app.uploads import LIMITS, Limits, pass_uploads_undecoded
 from hypersiren.prior import pretrained
@@ -67,23 +68,38 @@ def build(model: HyperSiren | None, model_line: str, limits: Limits = LIMITS):
         )
         with gr.Row():
             with gr.Column(scale=3):
-                editor = gr.ImageMask(label="picture: paint the hole", type="filepath", sources=("upload", "clipboard"),
-                                      image_mode="RGBA", format="png", height=460, layers=False,
-                                      brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=16),
-                                      elem_id="editor")  # fmt: skip
+                editor = gr.ImageMask(
+                    label="picture: paint the hole",
+                    type="filepath",
+                    sources=("upload", "clipboard"),
+                    image_mode="RGBA",
+                    format="png",
+                    height=460,
+                    layers=False,
+                    brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=16),
+                    elem_id="editor",
+                )
                 pass_uploads_undecoded(editor)  # the request reads them, within the page's limits
-                gr.Examples(examples=[[str(p)] for p in examples], inputs=[editor], label="examples",
-                            example_labels=[p.stem for p in examples])  # fmt: skip
+                gr.Examples(
+                    examples=[[str(p)] for p in examples],
+                    inputs=[editor],
+                    label="examples",
+                    example_labels=[p.stem for p in examples],
+                )
             with gr.Column(scale=2):
                 hole = gr.Radio(list(HOLES), value="painted", label="hole", elem_id="hole")
                 center_frac = gr.Slider(0.1, 0.9, value=0.5, step=0.05, label="centre square: side / picture side")
                 num_context = gr.Slider(1, size * size, value=100, step=1, label="random: context pixels N")
                 # string values: gradio_client documents a radio's choices as strings and sends them so
-                scale = gr.Radio([(f"{s}x ({s * size}x{s * size})", str(s)) for s in SCALES], value=str(SCALES[-1]),
-                                 label="render the same SIREN at")  # fmt: skip
+                scale = gr.Radio(
+                    [(f"{s}x ({s * size}x{s * size})", str(s)) for s in SCALES],
+                    value=str(SCALES[-1]),
+                    label="render the same SIREN at",
+                )
                 refine_steps = gr.Slider(0, 100, value=0, step=10, label="refinement steps (optional, slower)")
-                align = gr.Checkbox(value=True, label="frame a face as CelebA's faces are (needs OpenCV)",
-                                    elem_id="align")  # fmt: skip
+                align = gr.Checkbox(
+                    value=True, label="frame a face as CelebA's faces are (needs OpenCV)", elem_id="align"
+                )
                 button = gr.Button("Complete (the mean)", variant="primary", elem_id="complete")
                 with gr.Group(visible=model is not None and model.sampler is not None):
                     num_samples = gr.Slider(2, 8, value=4, step=1, label="samples K")
@@ -92,49 +108,101 @@ def build(model: HyperSiren | None, model_line: str, limits: Limits = LIMITS):
                     larger = gr.Checkbox(value=False, label="show each sample rendered at the chosen size")
                     sample_button = gr.Button("Sample K completions", elem_id="sample")
         status = gr.Markdown(label="status", elem_id="status")
-        picture_out = gr.Image(label="your picture, completed at its own size", format="png", height=460,
-                               elem_id="picture")  # fmt: skip
+        picture_out = gr.Image(
+            label="your picture, completed at its own size", format="png", height=460, elem_id="picture"
+        )
         with gr.Row():
-            observed_out = gr.Image(label=f"the model's square ({size}x{size}, hole in blue)", format="png",
-                                    height=300, elem_id="observed", elem_classes="pixelated")  # fmt: skip
-            completed_out = gr.Image(label=f"completed ({size}x{size}, observed pixels kept)", format="png",
-                                     height=300, elem_id="completed", elem_classes="pixelated")  # fmt: skip
-            rendered_out = gr.Image(label="the same SIREN, rendered larger", format="png", height=300,
-                                    elem_id="rendered")  # fmt: skip
+            observed_out = gr.Image(
+                label=f"the model's square ({size}x{size}, hole in blue)",
+                format="png",
+                height=300,
+                elem_id="observed",
+                elem_classes="pixelated",
+            )
+            completed_out = gr.Image(
+                label=f"completed ({size}x{size}, observed pixels kept)",
+                format="png",
+                height=300,
+                elem_id="completed",
+                elem_classes="pixelated",
+            )
+            rendered_out = gr.Image(
+                label="the same SIREN, rendered larger", format="png", height=300, elem_id="rendered"
+            )
         with gr.Row():
-            pictures_out = gr.Gallery(label="samples: your picture at its own size", columns=4, height=300,
-                                      format="png", elem_id="sample_pictures")  # fmt: skip
-            squares_out = gr.Gallery(label="samples on the model's grid", columns=4, height=300, elem_id="samples",
-                                     format="png", elem_classes="pixelated")  # fmt: skip
-            uncertainty_out = gr.Image(label="where the samples disagree (std: blue sure, red unsure)", format="png",
-                                       height=300, elem_id="uncertainty", elem_classes="pixelated")  # fmt: skip
+            pictures_out = gr.Gallery(
+                label="samples: your picture at its own size",
+                columns=4,
+                height=300,
+                format="png",
+                elem_id="sample_pictures",
+            )
+            squares_out = gr.Gallery(
+                label="samples on the model's grid",
+                columns=4,
+                height=300,
+                elem_id="samples",
+                format="png",
+                elem_classes="pixelated",
+            )
+            uncertainty_out = gr.Image(
+                label="where the samples disagree (std: blue sure, red unsure)",
+                format="png",
+                height=300,
+                elem_id="uncertainty",
+                elem_classes="pixelated",
+            )
         files = gr.File(label="download", file_count="multiple", elem_id="download")
 
-        button.click(functools.partial(respond, model, model_line, limits=limits),
-                     [editor, hole, center_frac, num_context, scale, refine_steps, align],
-                     [status, picture_out, observed_out, completed_out, rendered_out, files],
-                     api_name="complete")  # fmt: skip
-        sample_button.click(functools.partial(respond_samples, model, model_line, limits=limits),
-                            [editor, hole, center_frac, num_context, num_samples, seed, larger, scale, align],
-                            [status, pictures_out, squares_out, uncertainty_out, files], api_name="sample")  # fmt: skip
+        button.click(
+            functools.partial(respond, model, model_line, limits=limits),
+            [editor, hole, center_frac, num_context, scale, refine_steps, align],
+            [status, picture_out, observed_out, completed_out, rendered_out, files],
+            api_name="complete",
+        )
+        sample_button.click(
+            functools.partial(respond_samples, model, model_line, limits=limits),
+            [editor, hole, center_frac, num_context, num_samples, seed, larger, scale, align],
+            [status, pictures_out, squares_out, uncertainty_out, files],
+            api_name="sample",
+        )
     return page.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hypersiren-demo", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=None, help=f"a shipped prior ({', '.join(pretrained.available())}), a "
-                   f"checkpoint folder or a Hub id (default: {pretrained.DEFAULT})")  # fmt: skip
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"a shipped prior ({', '.join(pretrained.available())}), a "
+        f"checkpoint folder or a Hub id (default: {pretrained.DEFAULT})",
+    )
     # a Hugging Face Space sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: then `main([])` serves where it should
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="the port")
-    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                   help="the address to listen on (0.0.0.0: every interface)")  # fmt: skip
+    p.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="the address to listen on (0.0.0.0: every interface)",
+    )
     p.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link (online)")
-    p.add_argument("--max_side", type=int, default=LIMITS.max_side, help="a larger picture is worked on (and given "
-                   f"back) reduced to this longer side (default {LIMITS.max_side})")  # fmt: skip
-    p.add_argument("--queue_size", type=int, default=LIMITS.queue_size, help="requests that may wait; beyond them "
-                   f"the page answers 'Queue is full' (default {LIMITS.queue_size})")  # fmt: skip
-    p.add_argument("--concurrency", type=int, default=LIMITS.concurrency,
-                   help=f"requests worked on at once (default {LIMITS.concurrency})")  # fmt: skip
+    p.add_argument(
+        "--max_side",
+        type=int,
+        default=LIMITS.max_side,
+        help=f"a larger picture is worked on (and given back) reduced to this longer side (default {LIMITS.max_side})",
+    )
+    p.add_argument(
+        "--queue_size",
+        type=int,
+        default=LIMITS.queue_size,
+        help=f"requests that may wait; beyond them the page answers 'Queue is full' (default {LIMITS.queue_size})",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=LIMITS.concurrency,
+        help=f"requests worked on at once (default {LIMITS.concurrency})",
+    )
     return p
 
 
@@ -158,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(line)
     if model is not None and (examples := sorted(EXAMPLES_DIR.glob("*.jpg"))):
         complete(model, examples[0], hole="center", scale=2)  # the first request pays torch's one-off set-up
-    build(model, line, limits).launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                                      max_file_size=f"{limits.max_file_mb}mb")  # fmt: skip
+    build(model, line, limits).launch(
+        server_name=args.host, server_port=args.port, share=args.share, css=CSS, max_file_size=f"{limits.max_file_mb}mb"
+    )
 
 
 if __name__ == "__main__":

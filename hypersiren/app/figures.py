@@ -42,8 +42,11 @@ def inpainting_grid(shown: Mapping[str, torch.Tensor], path: str | Path, title: 
     plt = _pyplot("eval")
     hole = torch.tensor(HOLE_COLOUR)[:, None, None] / 255
     context = torch.where(shown["observed"], to_unit(shown["context"]), hole)  # the missing pixels coloured
-    columns = [("ground truth", to_unit(shown["truth"])), ("observed", context),
-               ("inpainted", to_unit(shown["inpainted"]))]  # fmt: skip
+    columns = [
+        ("ground truth", to_unit(shown["truth"])),
+        ("observed", context),
+        ("inpainted", to_unit(shown["inpainted"])),
+    ]
     if "refined_inpainted" in shown:
         columns.append(("refined", to_unit(shown["refined_inpainted"])))
     for key, label in (("rendered", "rendered"), ("refined_rendered", "refined, rendered")):
@@ -56,7 +59,7 @@ def samples_grid(shown: Mapping[str, torch.Tensor], path: str | Path, title: str
     """Several draws of each face beside its mean completion and the draws' per-pixel standard deviation.
 
     Args:
-        shown: :attr:`hypersiren.inpaint.sampling.SampleEvaluation.shown`.
+        shown: :attr:`hypersiren.inpaint.sample_evaluation.SampleEvaluation.shown`.
         columns: at most this many samples per face.
     """
     plt = _pyplot("eval")

@@ -72,8 +72,15 @@ def table(results: dict, keys: list[str], refined: bool = False, paper: bool = F
     rows = [header]
     for key in keys:
         r = results[key]
-        row = [key, fmt(r["mse"]), fmt(r["psnr"], 2), fmt(r["mse_missing"]), fmt(r["psnr_missing"], 2),
-               fmt(r["ssim"], 3), fmt(r["lpips"], 3)]  # fmt: skip
+        row = [
+            key,
+            fmt(r["mse"]),
+            fmt(r["psnr"], 2),
+            fmt(r["mse_missing"]),
+            fmt(r["psnr_missing"], 2),
+            fmt(r["ssim"], 3),
+            fmt(r["lpips"], 3),
+        ]
         if refined:
             row += [fmt(r["refined"]["mse"]), fmt(r["refined"]["psnr_missing"], 2)]
         if paper:
@@ -87,19 +94,41 @@ def hires_table(results: dict, keys: list[str], side: int) -> str:
     rows = [["setting", f"{side}: all", "bicubic", "hole", "bicubic", "ring", "bicubic"]]
     for key in keys:
         r = results[key]
-        rows.append([key, *(fmt(r.get(f"{p}hires_psnr{s}"), 2) for s in ("", "_missing", "_ring")
-                            for p in ("", "bicubic_"))])  # fmt: skip
+        rows.append(
+            [key, *(fmt(r.get(f"{p}hires_psnr{s}"), 2) for s in ("", "_missing", "_ring") for p in ("", "bicubic_"))]
+        )
     return format_table(rows)
 
 
 def samples_table(results: dict, keys: list[str], k: int) -> str:
     """``--samples``: the sampler's scores over the hole beside the mean completion's, a row per setting."""
-    rows = [["setting", "PSNR sample", f"best of {k}", "mean of samples", "mean completion", "CRPS / MAE", "coverage",
-             "diversity", "FD samples", "FD mean"]]  # fmt: skip
+    rows = [
+        [
+            "setting",
+            "PSNR sample",
+            f"best of {k}",
+            "mean of samples",
+            "mean completion",
+            "CRPS / MAE",
+            "coverage",
+            "diversity",
+            "FD samples",
+            "FD mean",
+        ]
+    ]
     for key in keys:
         r = results[key].get("samples", {})
         digits = {"crps_over_mae": 3, "coverage": 3, "diversity": 3, "frechet_samples": 1, "frechet_mean": 1}
-        names = ("sample_psnr", "best_of_k_psnr", "samples_mean_psnr", "mean_psnr", "crps_over_mae", "coverage",
-                 "diversity", "frechet_samples", "frechet_mean")  # fmt: skip
+        names = (
+            "sample_psnr",
+            "best_of_k_psnr",
+            "samples_mean_psnr",
+            "mean_psnr",
+            "crps_over_mae",
+            "coverage",
+            "diversity",
+            "frechet_samples",
+            "frechet_mean",
+        )
         rows.append([key, *(fmt(r.get(n), digits.get(n, 2)) for n in names)])
     return format_table(rows)

@@ -1,7 +1,8 @@
 """The demo page's sampling request: K completions of the same hole, each a SIREN from the prior's sampler.
 
-:func:`sample` draws them (:func:`hypersiren.inpaint.photo.sample_picture`) for the same picture and hole as
-:func:`hypersiren.app.requests.complete` completes; :func:`respond_samples` is the Sample button's handler (the API
+:func:`sample` draws them (:func:`hypersiren.inpaint.picture_completion.sample_picture`) for the same picture and hole
+as :func:`hypersiren.app.complete_request.complete` completes (both read them through
+:mod:`hypersiren.app.page_input`); :func:`respond_samples` is the Sample button's handler (the API
 endpoint ``/sample``).
 """
 
@@ -19,11 +20,11 @@ import numpy as np
 import torch
 
 from hypersiren.app.figures import uncertainty_colours
-from hypersiren.app.requests import DemoError, attempt, picture_and_hole, save_png
+from hypersiren.app.page_input import DemoError, attempt, picture_and_hole, save_png
 from hypersiren.app.uploads import LIMITS, Limits
 from hypersiren.data.images import to_uint8
 from hypersiren.inpaint.composite import BAND
-from hypersiren.inpaint.photo import sample_picture
+from hypersiren.inpaint.picture_completion import sample_picture
 from hypersiren.prior.model import HyperSiren
 
 
@@ -78,12 +79,12 @@ def sample(
     if not 1 <= int(num_samples) <= 16:
         raise DemoError(f"draw 1 to 16 samples, not {num_samples}")
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
-    loaded, observed, notes, blend = picture_and_hole(model, picture, layers, hole, center_frac, num_context, seed,
-                                                      align, limits, pictures=int(num_samples))  # fmt: skip
+    loaded, observed, notes, blend = picture_and_hole(
+        model, picture, layers, hole, center_frac, num_context, seed, align, limits, pictures=int(num_samples)
+    )
     size = model.config.image_size
     gen = torch.Generator(next(model.parameters()).device).manual_seed(seed)
-    drawn = sample_picture(model, loaded, observed, int(num_samples), gen, scale * size if scale else None, band,
-                           blend)  # fmt: skip
+    drawn = sample_picture(model, loaded, observed, int(num_samples), gen, scale * size if scale else None, band, blend)
     shown = drawn.rendered if drawn.rendered is not None else drawn.squares
     squares = [to_uint8(s).permute(1, 2, 0).numpy() for s in shown]
     colour = (uncertainty_colours(drawn.uncertainty[0]) * 255).round().to(torch.uint8).numpy()  # (S, S, 3)
@@ -119,18 +120,36 @@ def respond_samples(
         chosen = int(text) if text else None  # the page's seed box is text: empty, or a whole number
     except ValueError:
         return f"**The seed must be a whole number or empty**, got {text!r}.", None, None, None, None
-    r, message = attempt("sample", model, model_line, lambda: sample(
-        model, value.get("background"), value.get("layers") or (), hole, center_frac, num_context, int(num_samples),
-        chosen, int(scale) if larger else None, bool(align), limits=limits))  # fmt: skip
+    r, message = attempt(
+        "sample",
+        model,
+        model_line,
+        lambda: sample(
+            model,
+            value.get("background"),
+            value.get("layers") or (),
+            hole,
+            center_frac,
+            num_context,
+            int(num_samples),
+            chosen,
+            int(scale) if larger else None,
+            bool(align),
+            limits=limits,
+        ),
+    )
     if r is None:
         return message, None, None, None, None
     folder = Path(tempfile.mkdtemp(prefix="hypersiren-demo-"))
     files = [save_png(p, folder, f"sample{i + 1}_seed{r.seed}.png") for i, p in enumerate(r.pictures)]
     files += [save_png(s, folder, f"sample{i + 1}_seed{r.seed}_{s.shape[0]}px.png") for i, s in enumerate(r.squares)]
     files.append(save_png(r.uncertainty, folder, f"uncertainty_seed{r.seed}.png"))
-    lines = [f"Drew {len(r.pictures)} completions of the hole with **seed {r.seed}** (the same seed draws them again) "
-             f"in **{r.seconds:.2f} s**; each is a SIREN from the sampler. The map shows where they disagree "
-             f"(their per-pixel standard deviation: blue sure, red unsure).", *r.notes]  # fmt: skip
+    lines = [
+        f"Drew {len(r.pictures)} completions of the hole with **seed {r.seed}** (the same seed draws them again) "
+        f"in **{r.seconds:.2f} s**; each is a SIREN from the sampler. The map shows where they disagree "
+        f"(their per-pixel standard deviation: blue sure, red unsure).",
+        *r.notes,
+    ]
     captions = [(p, f"sample {i + 1}") for i, p in enumerate(r.pictures)]
     squares = [(s, f"sample {i + 1}, {s.shape[0]}x{s.shape[0]}") for i, s in enumerate(r.squares)]
     return "\n\n".join(lines), captions, squares, r.uncertainty, [str(f) for f in files]

@@ -70,8 +70,10 @@ def load_model(spec: str | None = None, device: str | torch.device = "cpu") -> t
     if spec in pretrained.available():
         return HyperSiren.from_pretrained(spec).to(device).eval(), spec
     if "/" not in spec:
-        raise CheckpointError(f"model {spec!r}: no such folder, and no shipped prior has that name (shipped: "
-                              f"{', '.join(pretrained.available())})")  # fmt: skip
+        raise CheckpointError(
+            f"model {spec!r}: no such folder, and no shipped prior has that name (shipped: "
+            f"{', '.join(pretrained.available())})"
+        )
     if not hub_reachable():
         raise CheckpointError(f"model {spec!r}: no such folder, and the Hub (for a model id) is unreachable")
     try:
@@ -99,8 +101,14 @@ def demo_images(image_size: int, limit: int | None = None) -> torch.Tensor:
     with np.load(DEMO_IMAGES) as arrays:
         images = torch.from_numpy(arrays["images"][:limit]).permute(0, 3, 1, 2)  # (N, H, W, 3) -> (N, 3, H, W)
     if images.shape[-1] != image_size:
-        images = torch.nn.functional.interpolate(images.float(), size=(image_size, image_size), mode="bilinear",
-                                                 antialias=True).round().clamp(0, 255).to(torch.uint8)  # fmt: skip
+        images = (
+            torch.nn.functional.interpolate(
+                images.float(), size=(image_size, image_size), mode="bilinear", antialias=True
+            )
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+        )
     return images
 
 

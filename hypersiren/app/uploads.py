@@ -120,19 +120,24 @@ def _decode(path: Path, what: str, limits: Limits) -> Upload:
                 img.draft(None, target)  # decode at the smallest of 1/2, 1/4, 1/8 that is still >= target
             if img.width * img.height > limits.max_pixels:
                 w, h = size
-                raise DataError(f"the {what} {name} is {w}x{h} = {w * h:,} pixels: this page reads at most "
-                                f"{limits.max_pixels:,}; reduce it first")  # fmt: skip
+                raise DataError(
+                    f"the {what} {name} is {w}x{h} = {w * h:,} pixels: this page reads at most "
+                    f"{limits.max_pixels:,}; reduce it first"
+                )
             img.load()
             orientation = img.getexif().get(0x0112, 1)  # EXIF orientation: 5..8 turn it a quarter
             image = _reduce(img, limits.max_side)
     except DataError:
         raise
     except UnidentifiedImageError:
-        raise DataError(f"the {what} {name} is not a picture this page can read (PNG, JPEG, WebP, GIF, BMP, TIFF, "
-                        f"...)") from None  # fmt: skip
+        raise DataError(
+            f"the {what} {name} is not a picture this page can read (PNG, JPEG, WebP, GIF, BMP, TIFF, ...)"
+        ) from None
     except Image.DecompressionBombError:
-        raise DataError(f"the {what} {name} has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels: this page reads at "
-                        f"most {limits.max_pixels:,}; reduce it first") from None  # fmt: skip
+        raise DataError(
+            f"the {what} {name} has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels: this page reads at "
+            f"most {limits.max_pixels:,}; reduce it first"
+        ) from None
     except Exception as err:  # noqa: BLE001 - Pillow raises many kinds for a damaged file: each is the same answer
         raise DataError(f"the {what} {name} is damaged or incomplete and cannot be read ({err})") from None
     upright = size[::-1] if orientation in (5, 6, 7, 8) else size
@@ -169,8 +174,9 @@ def check_side(upload: Upload, limits: Limits, what: str = "picture") -> None:
     if min(upload.image.size) < limits.min_side:
         (w, h), (ow, oh) = upload.image.size, upload.original_size
         reduced = f" (reduced from {ow}x{oh})" if upload.reduced else ""
-        raise DataError(f"the {what} is {w}x{h}{reduced}: this page needs at least {limits.min_side} pixels on its "
-                        f"shorter side")  # fmt: skip
+        raise DataError(
+            f"the {what} is {w}x{h}{reduced}: this page needs at least {limits.min_side} pixels on its shorter side"
+        )
 
 
 def reduction_note(upload: Upload, limits: Limits) -> str | None:
@@ -178,8 +184,10 @@ def reduction_note(upload: Upload, limits: Limits) -> str | None:
     if not upload.reduced:
         return None
     (ow, oh), (w, h) = upload.original_size, upload.image.size
-    return (f"Your {ow}x{oh} picture is worked on at {w}x{h} (this page's limit: {limits.max_side} pixels on the "
-            f"longer side): the completed picture comes back at that size.")  # fmt: skip
+    return (
+        f"Your {ow}x{oh} picture is worked on at {w}x{h} (this page's limit: {limits.max_side} pixels on the "
+        f"longer side): the completed picture comes back at that size."
+    )
 
 
 def alpha_of(upload: Upload) -> np.ndarray:
@@ -199,9 +207,11 @@ def choose_blend(hole_pixels: int, limits: Limits = LIMITS, pictures: int = 1) -
     if hole_pixels <= budget:
         return "poisson", None
     each = " per sample" if pictures > 1 else ""
-    return "linear", (f"The hole covers about {hole_pixels:,} of the picture's pixels, more than the {budget:,}{each} "
-                      f"this page blends seamlessly (a Poisson solve, whose cost grows faster than the hole): its "
-                      f"edge is faded linearly instead.")  # fmt: skip
+    return "linear", (
+        f"The hole covers about {hole_pixels:,} of the picture's pixels, more than the {budget:,}{each} "
+        f"this page blends seamlessly (a Poisson solve, whose cost grows faster than the hole): its "
+        f"edge is faded linearly instead."
+    )
 
 
 def pass_uploads_undecoded(editor):
@@ -214,8 +224,10 @@ def pass_uploads_undecoded(editor):
         ``editor``.
     """
     if not callable(getattr(editor, "convert_and_format_image", None)):  # a Gradio that no longer has the hook
-        raise RuntimeError(f"gradio {require('gradio', 'demo').__version__}: the image editor has no "
-                           f"convert_and_format_image to replace; pin gradio to a 6.x release")  # fmt: skip
+        raise RuntimeError(
+            f"gradio {require('gradio', 'demo').__version__}: the image editor has no "
+            f"convert_and_format_image to replace; pin gradio to a 6.x release"
+        )
 
     def convert_and_format_image(file, flatten_on_white: bool = False) -> str | None:
         if file is None:

@@ -90,10 +90,18 @@ class CacheKey:
     def manifest(self, length: int) -> dict:
         """The manifest fields a cache of ``length`` images must have (a mismatch makes it stale)."""
         shape = [length, 3, self.image_size, self.image_size]
-        return {"format": _FORMAT, "source": self.source, "split": self.split, "fingerprint": self.fingerprint,
-                "image_size": self.image_size, "preprocessing": PREPROCESSING,
-                "preprocessing_version": PREPROCESSING_VERSION, "length": length, "dtype": "uint8",
-                "shape": shape}  # fmt: skip
+        return {
+            "format": _FORMAT,
+            "source": self.source,
+            "split": self.split,
+            "fingerprint": self.fingerprint,
+            "image_size": self.image_size,
+            "preprocessing": PREPROCESSING,
+            "preprocessing_version": PREPROCESSING_VERSION,
+            "length": length,
+            "dtype": "uint8",
+            "shape": shape,
+        }
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -128,8 +136,10 @@ def read_cache(key: CacheKey, length: int, cache_dir: str | Path | None = None) 
     images = folder / IMAGES_FILE
     size = images.stat().st_size if images.is_file() else None
     if size != int(np.prod(shape)):
-        raise DataError(f"corrupt image cache {folder}: {IMAGES_FILE} has {size} bytes, its manifest's shape "
-                        f"{list(shape)} needs {int(np.prod(shape))}; delete the folder to rebuild it")  # fmt: skip
+        raise DataError(
+            f"corrupt image cache {folder}: {IMAGES_FILE} has {size} bytes, its manifest's shape "
+            f"{list(shape)} needs {int(np.prod(shape))}; delete the folder to rebuild it"
+        )
     expected = key.manifest(length)
     stale = {k: (manifest.get(k), v) for k, v in expected.items() if manifest.get(k) != v}
     if stale:
@@ -236,8 +246,11 @@ def _build(key: CacheKey, length: int, decode: Callable[[int], torch.Tensor], ro
                 _write_images(out, key.image_size, length, decode)
         except OSError as err:
             raise _Unwritable(str(err)) from err
-        manifest |= {"pillow": PIL.__version__, "decode_seconds": round(time.perf_counter() - start, 3),
-                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
+        manifest |= {
+            "pillow": PIL.__version__,
+            "decode_seconds": round(time.perf_counter() - start, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         with open(tmp / MANIFEST_FILE, "w") as out:
             out.write(json.dumps(manifest, indent=1) + "\n")
             out.flush()

@@ -252,8 +252,9 @@ def _hub_dataset(hub_id: str, split: str, image_size: int) -> Dataset:
             f"or a CelebA root with img_align_celeba/ and list_eval_partition.txt (no local path {hub_id!r} exists)"
         ) from err
     # the fingerprint follows the Hub revision and the files datasets read (stable across runs)
-    key = CacheKey(f"hub:{hub_id}" + (f"/{config}" if config else ""), split, image_size,
-                   getattr(table, "_fingerprint", None))  # fmt: skip
+    key = CacheKey(
+        f"hub:{hub_id}" + (f"/{config}" if config else ""), split, image_size, getattr(table, "_fingerprint", None)
+    )
     images = table.select_columns(["image"])  # formatting the 41 other columns of a row cost a third of the decode
     return LazyImageDataset(lambda i: images[i]["image"], len(table), image_size, f"hub:{hub_id}", key)
 

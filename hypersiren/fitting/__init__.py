@@ -1,6 +1,7 @@
 """Fitting one signal with one network (SIREN Sec. 4.1): the loop, what it minimises, and the signals.
 
-- :mod:`~hypersiren.fitting.loop`: :func:`fit`: Adam on the signal, its gradient or its Laplacian.
+- :mod:`~hypersiren.fitting.loop`: :func:`fit`: Adam on the signal, its gradient or its Laplacian;
+  :mod:`~hypersiren.fitting.steps`: its three kinds of step (Ritz, every point, a random batch).
 - :mod:`~hypersiren.fitting.objectives`: the supervisions, the Ritz energy, the alignment of a Poisson fit.
 - :mod:`~hypersiren.fitting.signals`: images, audio and video read into point sets, and written back.
 

@@ -32,7 +32,6 @@ forward.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,44 +40,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from hypersiren.fitting.objectives import align, mse_loss, ritz_loss, supervised_output
-from hypersiren.metrics import image as metrics
-from hypersiren.utils import seeds
+from hypersiren.fitting.objectives import supervised_output
+from hypersiren.fitting.steps import STEP_KINDS, FitHistory, Task, score, whole_set
+from hypersiren.utils.schedules import lr_factor
 
 logger = logging.getLogger(__name__)
 
 SUPERVISIONS = ("value", "gradient", "laplacian", "ritz")
 DERIVATIVES = ("fused", "forward", "autograd")
-LR_SCHEDULES = ("constant", "cosine", "exponential")
-
-
-def _mse(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """MSE over every point and channel of one signal (:func:`hypersiren.metrics.mse`, a batch of one)."""
-    return metrics.mse(prediction[None], target[None]).item()
-
-
-def _psnr(prediction: torch.Tensor, reference: torch.Tensor) -> float:
-    """PSNR in dB of one signal in [-1, 1], the prediction clipped: the PSNR on [0, 1] the paper reports."""
-    return metrics.psnr(prediction.clamp(-1, 1)[None], reference[None], data_range=2.0).item()
-
-
-@dataclass
-class FitHistory:
-    """Loss (of the supervision) and PSNR (of the signal) after ``steps[i]`` updates."""
-
-    steps: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    psnr: list[float] = field(default_factory=list)
-
-    def log(self, step: int, loss: float, psnr: float) -> None:
-        """Record one evaluation."""
-        self.steps.append(step)
-        self.loss.append(loss)
-        self.psnr.append(psnr)
-
-    def at(self, step: int) -> float:
-        """PSNR logged at ``step``."""
-        return self.psnr[self.steps.index(step)]
 
 
 @dataclass
@@ -106,28 +75,13 @@ def _compiled_or_eager(compiled: nn.Module, model: nn.Module, probe: torch.Tenso
 
 
 def lr_at(step: int, steps: int, lr: float, schedule: str = "constant", lr_final: float | None = None) -> float:
-    """Learning rate of update ``step`` (0-based) of ``steps``.
-
-    ``constant`` is ``lr`` throughout (the official code); ``cosine`` and ``exponential`` go from ``lr`` at
-    the first update to ``lr_final`` (default ``lr / 100``) at the last.
+    """Learning rate of update ``step`` (0-based) of ``steps``: ``lr`` times :func:`~hypersiren.utils.schedules.
+    lr_factor`, ``constant`` (the official code) or decaying to ``lr_final`` (default ``lr / 100``) at the last update.
     """
-    if schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr schedule {schedule!r}: choose from {', '.join(LR_SCHEDULES)}")
-    if schedule == "constant":
-        return lr
     final = lr / 100 if lr_final is None else lr_final
-    if final <= 0 and schedule == "exponential" or final < 0:
+    if schedule == "exponential" and final <= 0:
         raise ValueError(f"lr_final must be positive for the {schedule} schedule, got {final}")
-    t = step / max(1, steps - 1)
-    if schedule == "cosine":
-        return final + (lr - final) * 0.5 * (1 + math.cos(math.pi * t))
-    return lr * (final / lr) ** t
-
-
-@torch.no_grad()
-def predict(model: nn.Module, coords: torch.Tensor, chunk: int = 262_144) -> torch.Tensor:
-    """``(N, D)`` coordinates -> ``(N, C)`` outputs, in chunks to bound memory."""
-    return torch.cat([model(c).float() for c in coords.split(chunk)])
+    return lr * lr_factor(step, steps - 1, schedule, final=final / lr)
 
 
 def fit(
@@ -185,80 +139,52 @@ def fit(
     Returns:
         The fitted model, history, final prediction ``(N, C)`` (float32) and median seconds per step.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    if supervise not in SUPERVISIONS:
-        raise ValueError(f"unknown supervision {supervise!r}: choose from {', '.join(SUPERVISIONS)}")
-    lr_at(0, steps, lr, lr_schedule, lr_final)  # rejects an unknown schedule before any work
-    if derivatives not in DERIVATIVES:
-        raise ValueError(f"unknown derivatives {derivatives!r}: choose from {', '.join(DERIVATIVES)}")
-    if coords.dim() != 2 or target.dim() != 2 or coords.shape[0] != target.shape[0]:
-        shapes = f"{tuple(coords.shape)} and {tuple(target.shape)}"
-        raise ValueError(f"coords (N, D) and target (N, C) must have the same N, got {shapes}")
-    if supervise == "ritz" and (cell is None or len(cell) != coords.shape[1] or min(cell) <= 0):
-        sides = f"one positive cell side per coordinate ({coords.shape[1]})"
-        raise ValueError(f"ritz supervision needs {sides}, got {cell}")
+    _check(steps, supervise, derivatives, coords, target, cell, lr_schedule, lr, lr_final)
     if reference is None:
         if supervise != "value":
             raise ValueError("derivative supervision needs the reference signal to report PSNR")
         reference = target
     n = coords.shape[0]
     full = batch_size is None or batch_size >= n
+    kind = "ritz" if supervise == "ritz" else "full" if full else "batch"
     log_set = set(log_steps) if log_steps is not None else set(range(0, steps + 1, max(1, steps // 20)))
     log_set.add(steps)
-
-    def metric(p: torch.Tensor) -> float:
-        return _psnr(p if supervise == "value" else align(p, reference), reference)
-
     runner = model
     if compile and supervise == "value":
         runner = torch.compile(model)
     elif compile:
         logger.warning("compile is ignored for %s supervision: double backward needs eager autograd", supervise)
-
     cell_sides = None if cell is None else torch.tensor(cell, dtype=coords.dtype, device=coords.device)
+    task = Task(
+        model=model,
+        coords=coords,
+        target=target,
+        reference=reference,
+        supervise=supervise,
+        batch_size=None if full else batch_size,
+        seed=seed,
+        bf16=bf16,
+        derivatives=derivatives,
+        cell_sides=cell_sides,
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = FitHistory()
-    times: list[float] = []
-    prediction = None
+    history, times, prediction = FitHistory(), [], None
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
     for step in range(steps + 1):
         logging_now = step in log_set
-        if not full and supervise != "ritz" and (logging_now or step == steps):
-            if supervise == "value":
-                prediction = predict(model, coords)
-                history.log(step, _mse(prediction, target), metric(prediction))
-            else:  # derivatives need a graph: evaluate the whole set once
-                out, derived = supervised_output(model, coords, supervise, False, derivatives)
-                prediction = out.detach().float()
-                history.log(step, _mse(derived.detach(), target), metric(prediction))
-        if step == steps and not full and supervise != "ritz":
-            break
+        if kind == "batch" and (logging_now or step == steps):  # a step sees a batch: score every point apart
+            prediction = whole_set(task, history, step)
+            if step == steps:
+                break
         start = time.perf_counter()
         if runner is not model and step == 0:
             runner = _compiled_or_eager(runner, model, coords[: min(n, 1024)], bf16)
-        if supervise == "ritz":
-            generator = seeds.generator(seed, step, device=coords.device)
-            idx = slice(None) if full else torch.randint(0, n, (batch_size,), generator=generator, device=coords.device)
-            loss = ritz_loss(runner, coords[idx], target[idx], cell_sides, generator, bf16, derivatives)
-            if logging_now:
-                prediction = predict(model, coords)
-                history.log(step, loss.item(), metric(prediction))
-            if step == steps:
-                break
-        elif full:
-            out, derived = supervised_output(runner, coords, supervise, bf16, derivatives)
-            loss = mse_loss(derived, target, supervise)
-            if logging_now:
-                prediction = out.detach().float()
-                history.log(step, loss.item(), metric(prediction))
-            if step == steps:
-                break
-        else:
-            generator = seeds.generator(seed, step, device=coords.device)
-            idx = torch.randint(0, n, (batch_size,), generator=generator, device=coords.device)
-            _, derived = supervised_output(runner, coords[idx], supervise, bf16, derivatives)
-            loss = mse_loss(derived, target[idx], supervise)
+        loss, out = STEP_KINDS[kind](task, runner, step, logging_now)
+        if out is not None:  # ritz and full steps score what they computed
+            prediction = out
+            history.log(step, loss.item(), score(task, prediction))
+        if step == steps:
+            break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for group in optimizer.param_groups:
@@ -275,3 +201,20 @@ def fit(
     seconds = sorted(times[1:] or times)[len(times[1:] or times) // 2]  # step 0 may include compilation
     logger.info("fit: %d steps, %.3f s/step, final PSNR %.2f dB", steps, seconds, history.psnr[-1])
     return FitResult(model, history, prediction, seconds, times)
+
+
+def _check(steps, supervise, derivatives, coords, target, cell, lr_schedule, lr, lr_final) -> None:
+    """:func:`fit`'s arguments, each bad one a ``ValueError`` naming it, before any work."""
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if supervise not in SUPERVISIONS:
+        raise ValueError(f"unknown supervision {supervise!r}: choose from {', '.join(SUPERVISIONS)}")
+    lr_at(0, steps, lr, lr_schedule, lr_final)  # rejects an unknown schedule
+    if derivatives not in DERIVATIVES:
+        raise ValueError(f"unknown derivatives {derivatives!r}: choose from {', '.join(DERIVATIVES)}")
+    if coords.dim() != 2 or target.dim() != 2 or coords.shape[0] != target.shape[0]:
+        shapes = f"{tuple(coords.shape)} and {tuple(target.shape)}"
+        raise ValueError(f"coords (N, D) and target (N, C) must have the same N, got {shapes}")
+    if supervise == "ritz" and (cell is None or len(cell) != coords.shape[1] or min(cell) <= 0):
+        sides = f"one positive cell side per coordinate ({coords.shape[1]})"
+        raise ValueError(f"ritz supervision needs {sides}, got {cell}")

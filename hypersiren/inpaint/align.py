@@ -79,10 +79,14 @@ def _eyes(grey: np.ndarray, box: tuple[float, float, float]) -> tuple[tuple[floa
     if right - left < 8 or bottom - top < 8:
         return None
     k = EYE_FACE_WIDTH / (right - left)
-    roi = cv2.resize(grey[top:bottom, left:right], (EYE_FACE_WIDTH, max(1, round((bottom - top) * k))),
-                     interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)  # fmt: skip
-    found = _cascade(EYE_CASCADE).detectMultiScale(roi, 1.1, 3, minSize=(EYE_FACE_WIDTH // 10,) * 2,
-                                                   maxSize=(EYE_FACE_WIDTH // 3,) * 2)  # fmt: skip
+    roi = cv2.resize(
+        grey[top:bottom, left:right],
+        (EYE_FACE_WIDTH, max(1, round((bottom - top) * k))),
+        interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR,
+    )
+    found = _cascade(EYE_CASCADE).detectMultiScale(
+        roi, 1.1, 3, minSize=(EYE_FACE_WIDTH // 10,) * 2, maxSize=(EYE_FACE_WIDTH // 3,) * 2
+    )
     centres = [((ex + ew / 2) / k + left, (ey + eh / 2) / k + top) for ex, ey, ew, eh in found]
     expected = _expected_eyes(box)
     best = []

@@ -91,15 +91,18 @@ def fill(images: torch.Tensor, observed: torch.Tensor, method: str) -> torch.Ten
         raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
     b, _, h, w = images.shape
     if tuple(observed.shape) != (b, 1, h, w):
-        raise ValueError(f"observed must be (B, 1, H, W) = {(b, 1, h, w)} for images {tuple(images.shape)}, "
-                         f"got {tuple(observed.shape)}")  # fmt: skip
+        raise ValueError(
+            f"observed must be (B, 1, H, W) = {(b, 1, h, w)} for images {tuple(images.shape)}, "
+            f"got {tuple(observed.shape)}"
+        )
     if observed.dtype != torch.bool:
         raise ValueError(f"observed must be a bool tensor (True = known pixel), got {observed.dtype}")
     counts = observed.sum((1, 2, 3))  # (B,)
     empty = (counts == 0).nonzero().flatten().tolist()
     if empty:
-        raise ValueError(f"the {method} fill needs at least one observed pixel per image; image(s) {empty[:10]} "
-                         f"have none")  # fmt: skip
+        raise ValueError(
+            f"the {method} fill needs at least one observed pixel per image; image(s) {empty[:10]} have none"
+        )
     x = images.detach().cpu().double().permute(0, 2, 3, 1).numpy()  # (B, H, W, C)
     obs = observed.detach().cpu()[:, 0].numpy()  # (B, H, W)
     out = x.copy()

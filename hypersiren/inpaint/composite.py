@@ -167,8 +167,18 @@ def hole_from_grid(missing: torch.Tensor, frame: Frame, width: int, height: int)
     rows, cols = np.nonzero(missing.cpu().numpy())
     if len(rows) == 0:
         return hole
-    corners = np.array([[cols.min(), rows.min()], [cols.max() + 1, rows.min()], [cols.min(), rows.max() + 1],
-                        [cols.max() + 1, rows.max() + 1]]) * (2 / s) - 1  # fmt: skip
+    corners = (
+        np.array(
+            [
+                [cols.min(), rows.min()],
+                [cols.max() + 1, rows.min()],
+                [cols.min(), rows.max() + 1],
+                [cols.max() + 1, rows.max() + 1],
+            ]
+        )
+        * (2 / s)
+        - 1
+    )
     xy = frame.to_picture(corners)  # the missing pixels' bounding box, in the picture
     left, top = np.floor(xy.min(0)).astype(int).clip(0, (width, height))
     right, bottom = np.ceil(xy.max(0)).astype(int).clip(0, (width, height))
@@ -231,8 +241,13 @@ def render_into(
     points = frame.points(rows + top, cols + left).to(next(model.parameters()).device)  # (N, 2) (y, x)
     scale = math.log2(frame.side / model.config.image_size)  # the picture's pixels against the model's (the cell)
     with torch.inference_mode():
-        values = torch.cat([model.decode_points(generated, points[i : i + block], scale=scale)[0].cpu()
-                            for i in range(0, len(points), block)], 1)  # fmt: skip  # (C, N)
+        values = torch.cat(
+            [
+                model.decode_points(generated, points[i : i + block], scale=scale)[0].cpu()
+                for i in range(0, len(points), block)
+            ],
+            1,
+        )  # (C, N)
     if blend == "linear":
         return paste(pixels, values, rows + top, cols + left, weights[rows, cols])
     box = pixels[top:bottom, left:right]  # (h, w, C)

@@ -41,8 +41,10 @@ class NearestFaces:
     def nearest(self, images: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         """The ``pool`` nearest faces' completions of each image, nearest first: ``(B, pool, C, S, S)``."""
         if images.shape[1:] != self.faces.shape[1:]:
-            raise ValueError(f"images must be (B, {', '.join(map(str, self.faces.shape[1:]))}), got "
-                             f"{tuple(images.shape)}: the training faces' side")  # fmt: skip
+            raise ValueError(
+                f"images must be (B, {', '.join(map(str, self.faces.shape[1:]))}), got "
+                f"{tuple(images.shape)}: the training faces' side"
+            )
         m = observed.to(images.dtype).expand_as(images).flatten(1)  # (B, D)
         x = (images * observed).flatten(1)
         # sum over observed of (x - f)^2 = sum m x^2 - 2 (m x) . f + m . f^2, for every training face at once

@@ -1,4 +1,5 @@
-"""One picture of any size and its hole, on the model's grid (``eval/inpaint.py --image`` and the demo page).
+"""A picture read for the model: any size and mode, its hole, and the square the model sees of it (reading only;
+completing it is :mod:`hypersiren.inpaint.picture_completion`).
 
 The picture goes through the data protocol of :mod:`hypersiren.data.celeba` (SIREN supplement Sec. 9: CelebA faces
 are cropped to a square, then resized): a square of the picture (a :class:`~hypersiren.inpaint.composite.Frame`:
@@ -97,12 +98,15 @@ def _eight_bit(image: Image.Image, what: str) -> Image.Image:
         levels = np.asarray(image).astype(np.int64)  # (H, W)
         low, high = (int(levels.min()), int(levels.max())) if levels.size else (0, 0)
         if low < 0 or high > 65535:
-            raise DataError(f"{what}: its {image.mode} grey levels span {low}..{high}, beyond 16 bits; save it as an "
-                            f"8- or 16-bit picture")  # fmt: skip
+            raise DataError(
+                f"{what}: its {image.mode} grey levels span {low}..{high}, beyond 16 bits; save it as an "
+                f"8- or 16-bit picture"
+            )
         return Image.fromarray(((levels * 255 + 32767) // 65535).astype(np.uint8), "L")
     if image.mode == "F":
-        raise DataError(f"{what}: 32-bit floating-point pictures have no fixed range of values; save it as an 8- or "
-                        f"16-bit picture")  # fmt: skip
+        raise DataError(
+            f"{what}: 32-bit floating-point pictures have no fixed range of values; save it as an 8- or 16-bit picture"
+        )
     if image.mode in ("La", "RGBa"):  # premultiplied alpha
         return image.convert(image.mode.upper())
     return image
@@ -141,8 +145,10 @@ def _marks(missing: ImageLike, size: tuple[int, int]) -> Image.Image:
     if grey.size != size:
         (w, h), (mw, mh) = size, grey.size
         if abs(mw / mh - w / h) > 0.01 * w / h:
-            raise MaskError(f"the mask is {mw}x{mh} but the picture is {w}x{h}: a mask must have the picture's size "
-                            f"(or at least its aspect ratio)")  # fmt: skip
+            raise MaskError(
+                f"the mask is {mw}x{mh} but the picture is {w}x{h}: a mask must have the picture's size "
+                f"(or at least its aspect ratio)"
+            )
         grey = grey.resize(size, Image.BILINEAR)
     return grey
 
@@ -152,12 +158,16 @@ def _describe(frame: Frame, size: tuple[int, int], image_size: int) -> str | Non
     if frame.kind == "centre":
         if (w, h) == (right - left, bottom - top):
             return None
-        return (f"the {w}x{h} picture is centre-cropped to its middle {right - left}x{bottom - top} square "
-                f"(x {left}..{right}, y {top}..{bottom}), like the faces the model learnt from, and resized to "
-                f"{s}x{s}")  # fmt: skip
+        return (
+            f"the {w}x{h} picture is centre-cropped to its middle {right - left}x{bottom - top} square "
+            f"(x {left}..{right}, y {top}..{bottom}), like the faces the model learnt from, and resized to "
+            f"{s}x{s}"
+        )
     if frame.kind == "hole":
-        return (f"the model sees the {right - left}x{bottom - top} square around the hole (x {left}..{right}, y {top}.."
-                f"{bottom}) of the {w}x{h} picture, resized to {s}x{s}")  # fmt: skip
+        return (
+            f"the model sees the {right - left}x{bottom - top} square around the hole (x {left}..{right}, y {top}.."
+            f"{bottom}) of the {w}x{h} picture, resized to {s}x{s}"
+        )
     if frame.kind == "face":
         degrees = np.degrees(frame.angle)
         turn = f"turned {degrees:.1f} degrees" if abs(degrees) >= 0.05 else "upright"
@@ -256,7 +266,9 @@ def check_hole(observed: torch.Tensor) -> None:
     """
     h, w = observed.shape[-2:]
     if bool(observed.all()):
-        raise MaskError(f"the hole is empty on the model's {h}x{w} grid: mark at least about half of a model pixel "
-                        f"(1/{h} of the square's side) as missing")  # fmt: skip
+        raise MaskError(
+            f"the hole is empty on the model's {h}x{w} grid: mark at least about half of a model pixel "
+            f"(1/{h} of the square's side) as missing"
+        )
     if not bool(observed.any()):
         raise MaskError("the hole covers the whole picture: leave some of it observed to complete from")

@@ -119,8 +119,18 @@ def complete(
     outputs, extras = {"": (out.images, out.generated)}, {}
     r = refine_options
     if r.steps > 0:
-        refined = refine(model, context, observed, r.steps, r.lr, r.weights, latent=out.latent, anchor=r.anchor,
-                         holdout=r.holdout, generator=generator)  # fmt: skip
+        refined = refine(
+            model,
+            context,
+            observed,
+            r.steps,
+            r.lr,
+            r.weights,
+            latent=out.latent,
+            anchor=r.anchor,
+            holdout=r.holdout,
+            generator=generator,
+        )
         outputs["refined_"] = (refined.images, refined.generated)
         extras = {"refine_selection_before": refined.loss_before, "refine_selection_after": refined.loss_after}
     return outputs, extras
@@ -165,9 +175,17 @@ def evaluate(
         x = to_model_range(images[start : start + batch_size]).to(device)  # (B, C, S, S)
         obs = observed[start : start + batch_size].to(device)  # (B, 1, S, S)
         context = torch.where(obs, x, torch.zeros_like(x))
-        outputs, extras = complete(model, context, obs, method=method, chunk=chunk, encoder_dtype=encoder_dtype,
-                                   render_dtype=render_dtype,
-                                   refine_options=refine_options, generator=seeds.generator(seed, start))  # fmt: skip
+        outputs, extras = complete(
+            model,
+            context,
+            obs,
+            method=method,
+            chunk=chunk,
+            encoder_dtype=encoder_dtype,
+            render_dtype=render_dtype,
+            refine_options=refine_options,
+            generator=seeds.generator(seed, start),
+        )
         for name, value in extras.items():
             per_image.setdefault(name, []).append(value.detach().cpu())
         k = max(0, num_shown - start)  # how many of this batch the figure shows

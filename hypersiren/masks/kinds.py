@@ -22,8 +22,20 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hypersiren.masks.brush import brush
 
-KINDS = ("center", "half", "half_top", "half_bottom", "half_left", "half_right", "random", "bernoulli", "file",
-         "brush", "full", "empty")  # fmt: skip
+KINDS = (
+    "center",
+    "half",
+    "half_top",
+    "half_bottom",
+    "half_left",
+    "half_right",
+    "random",
+    "bernoulli",
+    "file",
+    "brush",
+    "full",
+    "empty",
+)
 
 
 class MaskError(ValueError):

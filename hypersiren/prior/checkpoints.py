@@ -45,9 +45,11 @@ class CheckpointError(ValueError):
 
 
 def _what_works() -> str:
-    return (f"give a folder written by save_pretrained (config.json + model.safetensors), a training run's "
-            f"checkpoint-N/ folder, a shipped prior ({', '.join(pretrained.available()) or 'none shipped'}) "
-            f"or a Hub id owner/name")  # fmt: skip
+    return (
+        f"give a folder written by save_pretrained (config.json + model.safetensors), a training run's "
+        f"checkpoint-N/ folder, a shipped prior ({', '.join(pretrained.available()) or 'none shipped'}) "
+        f"or a Hub id owner/name"
+    )
 
 
 def resolve(source: str | Path, config_fields: Collection[str]) -> tuple[str, dict[str, Any] | None]:
@@ -76,8 +78,10 @@ def resolve(source: str | Path, config_fields: Collection[str]) -> tuple[str, di
         return str(pretrained.path(text)), None
     if _HUB_ID.match(text) and not text.startswith((".", "~")):
         return text, None
-    raise CheckpointError(f"unknown model {text!r}: no such folder (from {Path.cwd()}), not a shipped prior and not a "
-                          f"Hub id; {_what_works()}")  # fmt: skip
+    raise CheckpointError(
+        f"unknown model {text!r}: no such folder (from {Path.cwd()}), not a shipped prior and not a "
+        f"Hub id; {_what_works()}"
+    )
 
 
 def _run_config(folder: Path, config_fields: Collection[str]) -> dict[str, Any]:
@@ -87,9 +91,11 @@ def _run_config(folder: Path, config_fields: Collection[str]) -> dict[str, Any]:
     if not is_checkpoint:
         raise CheckpointError(f"no {CONFIG_NAME} in {folder}: {_what_works()}")
     if not run_yaml.is_file():
-        raise CheckpointError(f"{folder} is a training checkpoint without {CONFIG_NAME}, and its run's config.yaml "
-                              f"({run_yaml}) is missing: give the run folder's final export instead (the folder "
-                              f"that holds config.json and model.safetensors)")  # fmt: skip
+        raise CheckpointError(
+            f"{folder} is a training checkpoint without {CONFIG_NAME}, and its run's config.yaml "
+            f"({run_yaml}) is missing: give the run folder's final export instead (the folder "
+            f"that holds config.json and model.safetensors)"
+        )
     values = yaml.safe_load(run_yaml.read_text()) or {}
     return {k: v for k, v in values.items() if k in config_fields}
 
@@ -144,11 +150,16 @@ class HubCheckpoints(PyTorchModelHubMixin):
     def _save_pretrained(self, save_directory: Path) -> None:
         save_directory = Path(save_directory)
         state = self.state_dict()
-        split = split_torch_state_dict_into_shards(state, filename_pattern="model{suffix}.safetensors",
-                                                   max_shard_size=MAX_SHARD_SIZE)  # fmt: skip
+        split = split_torch_state_dict_into_shards(
+            state, filename_pattern="model{suffix}.safetensors", max_shard_size=MAX_SHARD_SIZE
+        )
         for filename, keys in split.filename_to_tensors.items():
-            _replace(save_directory / filename, lambda tmp, keys=keys: safetensors.torch.save_file(
-                {k: state[k].contiguous() for k in keys}, str(tmp), metadata={"format": "pt"}))  # fmt: skip
+            _replace(
+                save_directory / filename,
+                lambda tmp, keys=keys: safetensors.torch.save_file(
+                    {k: state[k].contiguous() for k in keys}, str(tmp), metadata={"format": "pt"}
+                ),
+            )
         index = {"metadata": split.metadata, "weight_map": split.tensor_to_filename}
         if split.is_sharded:  # the index last: whoever reads it finds every shard complete
             _replace(save_directory / INDEX_NAME, lambda tmp: tmp.write_text(json.dumps(index, indent=2) + "\n"))
@@ -179,8 +190,14 @@ class HubCheckpoints(PyTorchModelHubMixin):
             index = os.path.join(model_id, INDEX_NAME)
             model_file = index if os.path.isfile(index) else os.path.join(model_id, WEIGHTS_NAME)
         else:
-            hub = dict(repo_id=model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                       token=token, local_files_only=local_files_only)  # fmt: skip
+            hub = dict(
+                repo_id=model_id,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
             try:
                 model_file = hf_hub_download(filename=WEIGHTS_NAME, **hub)
             except EntryNotFoundError:  # a sharded export: the index, then each shard into the same snapshot

@@ -79,8 +79,10 @@ class HyperSirenConfig:
         if not self.sampler_scale > 0:
             raise ConfigError(f"sampler_scale must be > 0, got {self.sampler_scale}")
         if (self.encoder == "grid") != (self.hypernet == "grid"):
-            raise ConfigError(f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
-                              f"hypernet={self.hypernet!r}")  # fmt: skip
+            raise ConfigError(
+                f"encoder='grid' and hypernet='grid' go together, got encoder={self.encoder!r} and "
+                f"hypernet={self.hypernet!r}"
+            )
         for name, least in (("grid_stages", 1), ("grid_width_mult", 1), ("grid_mid_blocks", 0), ("grid_fill", 0)):
             if getattr(self, name) < least:
                 raise ConfigError(f"{name} must be >= {least}, got {getattr(self, name)}")
@@ -93,8 +95,9 @@ class HyperSirenConfig:
     @classmethod
     def tiny(cls, **overrides: Any) -> HyperSirenConfig:
         """A 16-wide model for tests."""
-        values = dict(latent_dim=16, encoder_width=8, hyper_hidden_features=16, hidden_features=16, hidden_layers=1,
-                      grid_dim=8)  # fmt: skip
+        values = dict(
+            latent_dim=16, encoder_width=8, hyper_hidden_features=16, hidden_features=16, hidden_layers=1, grid_dim=8
+        )
         return cls(**{**values, **overrides})
 
     @classmethod

@@ -46,10 +46,22 @@ class GridEncoder(nn.Module):
             (the sampler's latent, :mod:`hypersiren.prior.sampler`); 0: none.
     """
 
-    def __init__(self, channels: int = 3, latent_dim: int = 256, grid_dim: int = 64, width: int = 32,
-                 grid_stride: int = 1, stages: int = 3, grid_input: bool = True,
-                 global_code: bool = True, fill_scales: int = 0, width_mult: int = 4,
-                 mid_blocks: int = 0, attention: bool = False, noise_dim: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        channels: int = 3,
+        latent_dim: int = 256,
+        grid_dim: int = 64,
+        width: int = 32,
+        grid_stride: int = 1,
+        stages: int = 3,
+        grid_input: bool = True,
+        global_code: bool = True,
+        fill_scales: int = 0,
+        width_mult: int = 4,
+        mid_blocks: int = 0,
+        attention: bool = False,
+        noise_dim: int = 0,
+    ) -> None:
         super().__init__()
         if fill_scales < 0 or mid_blocks < 0:
             raise ValueError(f"fill_scales and mid_blocks must be >= 0, got {fill_scales} and {mid_blocks}")
@@ -78,8 +90,13 @@ class GridEncoder(nn.Module):
         self.up = nn.ModuleList(ResBlock(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(levels, stages)))
         self.head = None
         if global_code:
-            self.head = nn.Sequential(nn.GroupNorm(min(8, widths[-1]), widths[-1]), nn.SiLU(), nn.AdaptiveAvgPool2d(1),
-                                      nn.Flatten(), nn.Linear(widths[-1], latent_dim))  # fmt: skip
+            self.head = nn.Sequential(
+                nn.GroupNorm(min(8, widths[-1]), widths[-1]),
+                nn.SiLU(),
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
+                nn.Linear(widths[-1], latent_dim),
+            )
         out = widths[levels]
         self.norm = nn.GroupNorm(min(8, out), out)
         self.out = nn.Conv2d(out + (inputs if grid_input else 0), grid_dim, 1)
@@ -139,8 +156,11 @@ class Contracted(NamedTuple):
 
     def repeat(self, k: int) -> Contracted:
         """Each image's tensors ``k`` times in a row: ``(B, ...)`` -> ``(B k, ...)``."""
-        return Contracted(self.deep.repeat_interleave(k, 0), tuple(t.repeat_interleave(k, 0) for t in self.skips),
-                          self.inputs.repeat_interleave(k, 0))  # fmt: skip
+        return Contracted(
+            self.deep.repeat_interleave(k, 0),
+            tuple(t.repeat_interleave(k, 0) for t in self.skips),
+            self.inputs.repeat_interleave(k, 0),
+        )
 
 
 class SelfAttention(nn.Module):

@@ -125,9 +125,18 @@ class GridHypernet(nn.Module):
             that one SIREN renders a pixel's average at each scale it was trained on.
     """
 
-    def __init__(self, latent_dim: int, grid_dim: int, siren: Siren, hidden_features: int = 256,
-                 hidden_layers: int = 1, scale: bool = False, use_global: bool = True,
-                 align_corners: bool = True, cell: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        latent_dim: int,
+        grid_dim: int,
+        siren: Siren,
+        hidden_features: int = 256,
+        hidden_layers: int = 1,
+        scale: bool = False,
+        use_global: bool = True,
+        align_corners: bool = True,
+        cell: bool = False,
+    ) -> None:
         super().__init__()
         self.align_corners = align_corners
         self.num_layers = len(siren.net)
@@ -209,6 +218,7 @@ HYPERNETS = ("full", "film", "grid")
 
 def build_hypernet(
     name: str,
+    *,
     latent_dim: int,
     siren: Siren,
     hidden_features: int,
@@ -226,6 +236,15 @@ def build_hypernet(
     if name == "film":
         return FilmHypernet(latent_dim, siren, hidden_features, hidden_layers)
     if name == "grid":
-        return GridHypernet(latent_dim, grid_dim, siren, hidden_features, hidden_layers, grid_scale, grid_global,
-                            align_corners, cell)  # fmt: skip
+        return GridHypernet(
+            latent_dim,
+            grid_dim,
+            siren,
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+            scale=grid_scale,
+            use_global=grid_global,
+            align_corners=align_corners,
+            cell=cell,
+        )
     raise ValueError(f"unknown hypernet {name!r}; choose one of {', '.join(HYPERNETS)}")

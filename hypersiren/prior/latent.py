@@ -106,8 +106,9 @@ def interpolate_grid(
         ``(B, N, D)``.
     """
     if grid.dim() != 4 or coords.dim() != 2 or coords.shape[-1] != 2:
-        raise ValueError(f"expected a grid (B, D, g_h, g_w) and coords (N, 2), got {tuple(grid.shape)} "
-                         f"and {tuple(coords.shape)}")  # fmt: skip
+        raise ValueError(
+            f"expected a grid (B, D, g_h, g_w) and coords (N, 2), got {tuple(grid.shape)} and {tuple(coords.shape)}"
+        )
     b, d = grid.shape[:2]
     index, weight = grid_corners(coords, grid.shape[-2:], align_corners, on_codes)  # (N, k), (N, k): k = 1 or 4
     flat = grid.flatten(2).transpose(1, 2)  # (B, G, D)
@@ -150,7 +151,8 @@ def grid_corners(
     frac = pos - lo  # (N, 2) in [0, 1]: (N, 2) the cell's top-left code and the position in the cell
     hi = torch.stack([(lo[:, 0] + 1).clamp(max=gh - 1), (lo[:, 1] + 1).clamp(max=gw - 1)], 1)
     fy, fx = frac[:, 0:1], frac[:, 1:2]
-    index = torch.stack([lo[:, 0] * gw + lo[:, 1], lo[:, 0] * gw + hi[:, 1],
-                         hi[:, 0] * gw + lo[:, 1], hi[:, 0] * gw + hi[:, 1]], dim=1)  # (N, 4)  # fmt: skip
+    index = torch.stack(
+        [lo[:, 0] * gw + lo[:, 1], lo[:, 0] * gw + hi[:, 1], hi[:, 0] * gw + lo[:, 1], hi[:, 0] * gw + hi[:, 1]], dim=1
+    )  # (N, 4)
     weight = torch.cat([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], dim=1)  # (N, 4)
     return index, weight

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from hypersiren.masks.resample import resize_observed
+from hypersiren.prior import rendering
 from hypersiren.prior.checkpoints import HubCheckpoints
 from hypersiren.prior.config import RETIRED_SAMPLERS, HyperSirenConfig
 from hypersiren.prior.encoders import build_encoder
 from hypersiren.prior.hypernet import build_hypernet
 from hypersiren.prior.latent import Generated, Latent
-from hypersiren.prior.rendering import Rendering, paste_observed
+from hypersiren.prior.rendering import paste_observed
 from hypersiren.prior.sampler import Sampler, SamplerTerms
+from hypersiren.siren.coords import take_pixels
 from hypersiren.siren.network import Siren
 from hypersiren.utils.config import from_dict
 
@@ -49,7 +52,6 @@ class HyperSirenOutput(NamedTuple):
 
 
 class HyperSiren(
-    Rendering,
     nn.Module,
     HubCheckpoints,
     library_name="hypersiren",
@@ -87,21 +89,58 @@ class HyperSiren(
         c = config
         grid = {}
         if c.encoder == "grid":
-            grid = dict(grid_dim=c.grid_dim, grid_stride=c.grid_stride, grid_input=c.grid_input,
-                        global_code=c.grid_global, fill_scales=c.grid_fill, stages=c.grid_stages,
-                        width_mult=c.grid_width_mult, mid_blocks=c.grid_mid_blocks,
-                        attention=c.grid_attention)  # fmt: skip
-        self.encoder = build_encoder(c.encoder, c.channels, c.latent_dim, c.image_size, c.encoder_width, **grid)
-        self.siren = Siren(2, c.hidden_features, c.hidden_layers, c.channels, c.first_omega_0, c.hidden_omega_0)
-        self.hypernet = build_hypernet(c.hypernet, c.latent_dim, self.siren, c.hyper_hidden_features,
-                                       c.hyper_hidden_layers, c.grid_dim, c.grid_scale, c.grid_global,
-                                       align_corners=c.coordinates == "corners", cell=c.cell_input)  # fmt: skip
+            grid = dict(
+                grid_dim=c.grid_dim,
+                grid_stride=c.grid_stride,
+                grid_input=c.grid_input,
+                global_code=c.grid_global,
+                fill_scales=c.grid_fill,
+                stages=c.grid_stages,
+                width_mult=c.grid_width_mult,
+                mid_blocks=c.grid_mid_blocks,
+                attention=c.grid_attention,
+            )
+        self.encoder = build_encoder(
+            c.encoder,
+            channels=c.channels,
+            latent_dim=c.latent_dim,
+            image_size=c.image_size,
+            width=c.encoder_width,
+            **grid,
+        )
+        self.siren = Siren(
+            in_features=2,
+            hidden_features=c.hidden_features,
+            hidden_layers=c.hidden_layers,
+            out_features=c.channels,
+            first_omega_0=c.first_omega_0,
+            hidden_omega_0=c.hidden_omega_0,
+        )
+        self.hypernet = build_hypernet(
+            c.hypernet,
+            latent_dim=c.latent_dim,
+            siren=self.siren,
+            hidden_features=c.hyper_hidden_features,
+            hidden_layers=c.hyper_hidden_layers,
+            grid_dim=c.grid_dim,
+            grid_scale=c.grid_scale,
+            grid_global=c.grid_global,
+            align_corners=c.coordinates == "corners",
+            cell=c.cell_input,
+        )
         if c.hypernet == "full":
             self.siren.requires_grad_(False)  # a template only: every parameter is generated
         self.sampler = None
         if c.sampler == "pixel_flow":
-            self.sampler = Sampler(c.channels, c.grid_dim if c.sampler_codes else 0, c.sampler_width, c.sampler_stages,
-                                   c.sampler_blocks, c.sampler_steps, c.sampler_scale)  # fmt: skip
+            self.sampler = Sampler(
+                channels=c.channels,
+                code_dim=c.grid_dim if c.sampler_codes else 0,
+                width=c.sampler_width,
+                stages=c.sampler_stages,
+                blocks=c.sampler_blocks,
+                steps=c.sampler_steps,
+                scale=c.sampler_scale,
+            )
 
     def encode(self, images: torch.Tensor, observed: torch.Tensor, encoder_dtype: torch.dtype | None = None) -> Latent:
         """``(B, C, H, W)`` in [-1, 1], ``(B, 1, H, W)`` bool -> :class:`Latent` (code ``(B, latent_dim)``).
@@ -126,8 +165,10 @@ class HyperSiren(
         if images.dim() != 4 or images.shape[1] != self.config.channels:
             raise ValueError(f"expected images (B, {self.config.channels}, H, W), got {tuple(images.shape)}")
         if observed.shape != (images.shape[0], 1, *images.shape[2:]):
-            raise ValueError(f"observed must be (B, 1, H, W) = {(images.shape[0], 1, *images.shape[2:])}, "
-                             f"got {tuple(observed.shape)}")  # fmt: skip
+            raise ValueError(
+                f"observed must be (B, 1, H, W) = {(images.shape[0], 1, *images.shape[2:])}, "
+                f"got {tuple(observed.shape)}"
+            )
         size = self.config.image_size
         if images.shape[-2:] != (size, size):
             images, observed = resize_observed(images, observed, size)
@@ -225,7 +266,7 @@ class HyperSiren(
         """``num_samples`` SIRENs per image drawn by the sampler: a :class:`Generated` of ``B K`` (image-major), for
         :meth:`decode` / :meth:`decode_points` (what :meth:`sample` renders).
 
-        Each draw is the sampler's completion of the missing pixels (:meth:`Sampler.draw`: from the mean completion,
+        Each draw is the sampler's completion of the missing pixels (:meth:`Sampler.complete`: from the mean completion,
         the observed pixels kept) encoded by the mean prior with every pixel observed.
 
         Args:
@@ -238,8 +279,10 @@ class HyperSiren(
             ValueError: the model has no sampler.
         """
         if self.sampler is None:
-            raise ValueError("this model has no sampler (config.sampler='none'): it completes with its mean only "
-                             "(inpaint, render); load a prior trained with one")  # fmt: skip
+            raise ValueError(
+                "this model has no sampler (config.sampler='none'): it completes with its mean only "
+                "(inpaint, render); load a prior trained with one"
+            )
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         x, obs = self.model_input(images, observed)
@@ -248,7 +291,7 @@ class HyperSiren(
         mean, obs, codes = (t.repeat_interleave(k, 0) for t in (mean, obs, latent.grid))  # (B K, ...) image-major
         if noise is None:
             noise = self.sampler.noise(len(mean), x.shape[-1], generator, mean.device)
-        drawn = self.sampler.draw(mean, obs, codes, noise)  # (B K, C, S, S)
+        drawn = self.sampler.complete(mean, obs, codes, noise)  # (B K, C, S, S)
         return self.generate(self.encode(drawn, torch.ones_like(obs)))
 
     @torch.no_grad()
@@ -288,6 +331,81 @@ class HyperSiren(
         rendered = self.decode(generated, *images.shape[-2:], chunk=chunk)
         repeated = (t.repeat_interleave(k, 0) for t in (images, observed))
         return paste_observed(rendered, *repeated).unflatten(0, (b, k))  # (B, K, C, H, W)
+
+    def decode(
+        self,
+        generated: Generated,
+        height: int,
+        width: int,
+        pixels: torch.Tensor | None = None,
+        chunk: int | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> torch.Tensor:
+        """Render generated SIRENs at the pixel centres of a ``height x width`` image -> ``(B, C, height, width)``.
+
+        The rendering registers with the real image at that size (:mod:`hypersiren.siren.coords`): pixel ``j`` of a
+        rendering at twice the model's side lies at the model's pixel index ``(j + 0.5) / 2 - 0.5``. Not clamped.
+
+        Args:
+            pixels: optional ``(S,)`` indices into the flattened grid (row-major); the SIRENs are then
+                evaluated only there and the result is ``(B, C, S)``.
+            chunk: render this many samples at a time (same result).
+            dtype: render under autocast to this dtype (``torch.bfloat16``: how the priors trained under bf16
+                autocast rendered in training) and return float32. None: the parameters' dtype (and, without
+                autograd, the fused renderer: :mod:`hypersiren.prior.fused_render`).
+        """
+        coords = rendering.pixel_coords(self.config, height, width, self.siren.last.weight.device)  # (H W, 2)
+        if pixels is not None:
+            coords = take_pixels(coords.T.unflatten(1, (height, width)), pixels).T  # (2, H, W) -> (S, 2)
+        n, stride = self.config.image_size, self.config.grid_stride
+        on_codes = stride == 1 and (height, width) == (n, n)  # a stride-1 grid at its own side: gather the codes
+        scale = 0.5 * (math.log2(height / n) + math.log2(width / n))
+        values = rendering.render(
+            self.config,
+            self.hypernet,
+            self.siren,
+            generated,
+            coords,
+            on_codes=on_codes,
+            chunk=chunk,
+            dtype=dtype,
+            scale=scale,
+        )  # (B, C, H W) or (B, C, S)
+        return values if pixels is not None else values.unflatten(2, (height, width))
+
+    def decode_points(
+        self,
+        generated: Generated,
+        points: torch.Tensor,
+        chunk: int | None = None,
+        dtype: torch.dtype | None = None,
+        scale: float | torch.Tensor = 0.0,
+    ) -> torch.Tensor:
+        """Render generated SIRENs at any points of the image -> ``(B, C, N)``, not clamped.
+
+        Args:
+            points: ``(N, 2)`` (y, x) in the image's [-1, 1], edge to edge (pixel centres at ``-1 + (2 i + 1) / n``,
+                as :func:`torch.nn.functional.grid_sample` with ``align_corners=False`` reads them).
+            chunk, dtype: see :meth:`decode`.
+            scale: the rendered pixels' scale, ``log2`` (model pixel / rendered pixel): 1 for a rendering at twice
+                the model's side; one value, ``(N,)`` or ``(B, N)`` per image (read by a prior with ``cell_input``
+                only).
+        """
+        if points.dim() != 2 or points.shape[-1] != 2:
+            raise ValueError(f"points must be (N, 2) (y, x) coordinates, got {tuple(points.shape)}")
+        coords = rendering.siren_coords(self.config, points)
+        return rendering.render(
+            self.config, self.hypernet, self.siren, generated, coords, chunk=chunk, dtype=dtype, scale=scale
+        )
+
+    def pixel_coords(self, height: int, width: int) -> torch.Tensor:
+        """The SIREN's inputs at the pixel centres of a ``height x width`` rendering (:func:`~hypersiren.prior.
+        rendering.pixel_coords`)."""
+        return rendering.pixel_coords(self.config, height, width, self.siren.last.weight.device)
+
+    def siren_coords(self, points: torch.Tensor) -> torch.Tensor:
+        """Points of the image -> the SIREN's inputs (:func:`rendering.siren_coords`)."""
+        return rendering.siren_coords(self.config, points)
 
     @torch.no_grad()
     def render(

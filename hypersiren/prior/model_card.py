@@ -49,11 +49,15 @@ def model_card(config: Mapping[str, Any], num_parameters: int, training: Mapping
         lines.append("No training record was given with this export.")
     else:
         t = training
-        lines.append(f"- Data: `{t.get('data')}`: {t.get('train_images')} training images, {t.get('val_images')} "
-                     f"validation images, at {size}x{size}.")  # fmt: skip
+        lines.append(
+            f"- Data: `{t.get('data')}`: {t.get('train_images')} training images, {t.get('val_images')} "
+            f"validation images, at {size}x{size}."
+        )
         resumed = f" (resumed at step {t['resumed_at']}; the minutes of every run)" if t.get("resumed_at") else ""
-        lines.append(f"- {t.get('steps')} steps of batch {t.get('batch_size')} in {t.get('minutes', 0):.1f} min "
-                     f"on {t.get('device')}{resumed}.")  # fmt: skip
+        lines.append(
+            f"- {t.get('steps')} steps of batch {t.get('batch_size')} in {t.get('minutes', 0):.1f} min "
+            f"on {t.get('device')}{resumed}."
+        )
         overrides = t.get("overrides") or {}
         if overrides:
             lines.append("- Config fields that differ from the defaults (the run folder's `config.yaml` has all):")
@@ -68,6 +72,11 @@ def model_card(config: Mapping[str, Any], num_parameters: int, training: Mapping
             lines += ["", "| metric | value |", "|---|---|", *(f"| `{k}` | {v:.4f} |" for k, v in metrics.items())]
         else:
             lines.append("None measured (the run ended before its first validation).")
-    lines += ["", "## Licence", "", "Code: MIT. The weights inherit the terms of the data they were trained on"
-              + (f" (`{training.get('data')}`)." if training else ".")]  # fmt: skip
+    lines += [
+        "",
+        "## Licence",
+        "",
+        "Code: MIT. The weights inherit the terms of the data they were trained on"
+        + (f" (`{training.get('data')}`)." if training else "."),
+    ]
     return "\n".join(lines) + "\n"

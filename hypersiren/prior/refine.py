@@ -143,12 +143,18 @@ def refine(
             for p, g in zip([*z, *offsets], grads, strict=True):
                 p.grad = g
             opt.step()
-        logger.info("refined %d samples, %d steps: selection loss %.5f -> %.5f", len(images), steps,
-                    loss_before.mean().item(), best.mean().item())  # fmt: skip
+        logger.info(
+            "refined %d samples, %d steps: selection loss %.5f -> %.5f",
+            len(images),
+            steps,
+            loss_before.mean().item(),
+            best.mean().item(),
+        )
 
     with torch.no_grad():
         for t, keep in zip([*z, *offsets], kept, strict=True):
             t.copy_(keep)
         _, select, generated, pred = evaluate()
-    return RefineResult(Latent(*(t.detach() for t in z)), generated.map(torch.Tensor.detach), pred.detach(),
-                        loss_before, select)  # fmt: skip
+    return RefineResult(
+        Latent(*(t.detach() for t in z)), generated.map(torch.Tensor.detach), pred.detach(), loss_before, select
+    )

@@ -150,8 +150,9 @@ class Sampler(nn.Module):
         scale: the residual's scale in the model's [-1, 1] units (the flow's data are ``residual / scale``).
     """
 
-    def __init__(self, channels: int, code_dim: int, width: int, stages: int, blocks: int, steps: int,
-                 scale: float) -> None:  # fmt: skip
+    def __init__(
+        self, channels: int, code_dim: int, width: int, stages: int, blocks: int, steps: int, scale: float
+    ) -> None:
         super().__init__()
         self.channels, self.code_dim, self.steps, self.scale = channels, code_dim, steps, scale
         self.net = FlowUNet(2 * channels + 1 + code_dim, channels, width, stages, blocks)
@@ -205,10 +206,11 @@ class Sampler(nn.Module):
         """``n`` draws of the N(0, I) noise a sample starts from, for ``side x side`` images: ``(n, C, side, side)``."""
         return torch.randn((n, self.channels, side, side), generator=generator, device=device)
 
-    def draw(
+    def complete(
         self, mean: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor | None, noise: torch.Tensor
     ) -> torch.Tensor:
-        """One completion per row from ``noise`` ``(N, C, H, W)``: ``(N, C, H, W)`` in [-1, 1], observed pixels kept.
+        """The missing pixels drawn, one completion per row, from ``noise`` ``(N, C, H, W)``: ``(N, C, H, W)`` in
+        [-1, 1], observed pixels kept (the pixels of :meth:`HyperSiren.draw`'s SIRENs).
 
         Args:
             mean, observed, codes: as for :meth:`velocity`, one row per draw.

@@ -44,8 +44,10 @@ def grid(
     elif not isinstance(extent, tuple):
         extent = (float(extent),) * len(sizes)
     zero = torch.zeros(1, device=device, dtype=dtype)
-    axes = [torch.linspace(-e, e, int(s), device=device, dtype=dtype) if s > 1 else zero
-            for s, e in zip(sizes, extent, strict=True)]  # fmt: skip
+    axes = [
+        torch.linspace(-e, e, int(s), device=device, dtype=dtype) if s > 1 else zero
+        for s, e in zip(sizes, extent, strict=True)
+    ]
     mesh = torch.meshgrid(*axes, indexing="ij")
     return torch.stack(mesh, dim=-1).reshape(-1, len(sizes))
 

@@ -226,9 +226,14 @@ def format_help(cls: type, usage: str, description: str, presets: Mapping[str, M
         presets: defaults that replace the dataclass's for a positional word (listed after the fields).
     """
     helps = field_help(cls)
-    lines = [f"usage: {usage}", "", description, "",
-             "Every field is a YAML key of --config FILE and a --key=value flag (flags win over the file); a bool",
-             "field is set by a bare --key and unset by --no_key. Unknown keys are rejected."]  # fmt: skip
+    lines = [
+        f"usage: {usage}",
+        "",
+        description,
+        "",
+        "Every field is a YAML key of --config FILE and a --key=value flag (flags win over the file); a bool",
+        "field is set by a bare --key and unset by --no_key. Unknown keys are rejected.",
+    ]
     section = None
     for f in dataclasses.fields(cls):
         where, text = helps.get(f.name, (cls.__name__, ""))

@@ -10,8 +10,9 @@ from helpers import tiny_sampler
 from PIL import Image
 
 from hypersiren import HyperSiren, HyperSirenConfig
+from hypersiren.app.complete_request import complete, respond
 from hypersiren.app.demo import EXAMPLES_DIR
-from hypersiren.app.requests import HOLES, DemoError, complete, load, respond
+from hypersiren.app.page_input import HOLES, DemoError, load
 from hypersiren.data import to_model_range, to_uint8
 from hypersiren.inpaint import load_picture
 from hypersiren.inpaint.composite import BAND
@@ -85,8 +86,9 @@ def test_painted_hole_near_an_edge_lands_where_drawn(model):
 
 @pytest.mark.parametrize(("hole", "missing"), [("center", 64), ("half_top", 128), ("random", SIZE * SIZE - 30)])
 def test_preset_holes(model, hole, missing):
-    r = complete(model, EXAMPLES_DIR / "astronaut.jpg", hole=hole, center_frac=0.5, num_context=30, scale=2,
-                 align=False)  # fmt: skip
+    r = complete(
+        model, EXAMPLES_DIR / "astronaut.jpg", hole=hole, center_frac=0.5, num_context=30, scale=2, align=False
+    )
     assert r.num_missing == missing and r.rendered.shape == (2 * SIZE, 2 * SIZE, 3)
     # no note on the square; only a hole beyond the page's Poisson budget (2**15 pixels) gets one, on its blend
     linear = any("faded linearly" in n for n in r.notes)
@@ -188,8 +190,9 @@ def test_samples_of_a_painted_hole_at_the_pictures_size_seeded_and_kept_outside(
 def test_sampling_handler_and_its_messages(model, sampler_model):
     from hypersiren.app.sample_request import respond_samples
 
-    status, pictures, squares, uncertainty, files = respond_samples(sampler_model, "", {"background": _picture()},
-                                                                    "center", num_samples=2, seed=3)  # fmt: skip
+    status, pictures, squares, uncertainty, files = respond_samples(
+        sampler_model, "", {"background": _picture()}, "center", num_samples=2, seed=3
+    )
     assert "**seed 3**" in status and len(pictures) == 2 and len(squares) == 2 and uncertainty is not None
     assert len(files) == 5 and all(f.endswith(".png") for f in files)
     status, *rest = respond_samples(model, "", {"background": _picture()}, "center")

@@ -53,10 +53,15 @@ def test_a_call_with_the_documented_types(client, tmp_path):
     layer[16:32, 40:56] = (255, 0, 255, 255)  # painted, opaque
     Image.fromarray(picture).save(tmp_path / "picture.png")
     Image.fromarray(layer).save(tmp_path / "layer.png")
-    editor = {"background": handle_file(str(tmp_path / "picture.png")), "layers": [handle_file(str(tmp_path /
-              "layer.png"))], "composite": None, "id": None}  # fmt: skip
-    status, full, observed, completed, rendered, files = client.predict(editor, "painted", 0.5, 100, "4", 0, True,
-                                                                        api_name="/complete")  # fmt: skip
+    editor = {
+        "background": handle_file(str(tmp_path / "picture.png")),
+        "layers": [handle_file(str(tmp_path / "layer.png"))],
+        "composite": None,
+        "id": None,
+    }
+    status, full, observed, completed, rendered, files = client.predict(
+        editor, "painted", 0.5, 100, "4", 0, True, api_name="/complete"
+    )
     assert status.startswith("Completed 256 missing pixels of the 96x64 picture"), status
     full = np.asarray(Image.open(full).convert("RGB"))
     assert full.shape == (64, 96, 3), "the picture comes back at its own size"
@@ -91,8 +96,9 @@ def test_sample_through_the_client_is_seeded_and_draws_again(client, tmp_path):
         "scale",
         "align",
     ]
-    status, pictures, squares, uncertainty, files = client.predict(editor, "center", 0.5, 100, 3, 11, False, "8",
-                                                                   False, api_name="/sample")  # fmt: skip
+    status, pictures, squares, uncertainty, files = client.predict(
+        editor, "center", 0.5, 100, 3, 11, False, "8", False, api_name="/sample"
+    )
     assert re.search(r"\*\*seed (\d+)\*\*", status).group(1) == "11", status
     assert len(pictures) == 3 and len(squares) == 3 and len(files) == 7
     first = np.asarray(Image.open(pictures[0]["image"]))

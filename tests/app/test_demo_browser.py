@@ -35,8 +35,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a page server in a subpr
 
 CHROMIUM = Path(os.environ.get("HYPERSIREN_CHROMIUM", "/usr/bin/chromium"))
 # Playwright's own browser download fails on these machines: Debian's Chromium, headless, nothing but loopback
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
 EXAMPLE = EXAMPLES_DIR / "astronaut.jpg"
 STROKE = ((0.3, 0.5), (0.7, 0.5))  # from, to: fractions of the picture's width and height
 
@@ -60,13 +66,13 @@ def _prior_with_sampler(folder: Path) -> str:
     import torch
 
     from hypersiren import HyperSiren
-    from hypersiren.prior import training
+    from hypersiren.training.runs import init_weights
 
     shipped = HyperSiren.from_pretrained("celeba32")
     if shipped.sampler is not None:
         return "celeba32"
     model = HyperSiren(dataclasses.replace(shipped.config, sampler="pixel_flow"))
-    training.init_weights(model, "celeba32")
+    init_weights(model, "celeba32")
     with torch.no_grad():
         model.sampler.net.out[-1].weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
     model.save_pretrained(folder)
@@ -87,8 +93,12 @@ def server(tmp_path_factory):
     env = checkout_env(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
     with open(log, "w") as out:
         model = _prior_with_sampler(tmp_path_factory.mktemp("prior"))
-        proc = subprocess.Popen([sys.executable, "-m", "hypersiren.app.demo", "--port", str(port), "--model", model],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hypersiren.app.demo", "--port", str(port), "--model", model],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + 180

@@ -20,7 +20,7 @@ from helpers import tiny_sampler
 from PIL import Image, ImageOps
 
 from hypersiren import HyperSiren, HyperSirenConfig
-from hypersiren.app.requests import complete
+from hypersiren.app.complete_request import complete
 from hypersiren.app.sample_request import sample
 from hypersiren.app.uploads import Limits, pass_uploads_undecoded, read_upload
 from hypersiren.inpaint.composite import BAND
@@ -92,8 +92,12 @@ BAD_UPLOADS = [  # (file name, its bytes, what the page says)
 def _editor(background: str, layers: tuple[str, ...] = ()) -> dict:
     from gradio_client import handle_file
 
-    return {"background": handle_file(background), "layers": [handle_file(p) for p in layers], "composite": None,
-            "id": None}  # fmt: skip
+    return {
+        "background": handle_file(background),
+        "layers": [handle_file(p) for p in layers],
+        "composite": None,
+        "id": None,
+    }
 
 
 def test_the_editor_hands_uploads_on_undecoded(tmp_path):
@@ -179,8 +183,15 @@ def test_a_hole_beyond_the_poisson_budget_is_blended_linearly(model):
     linear = complete(model, picture, hole="center", scale=2, align=False, limits=Limits(max_poisson_pixels=1000))
     assert any("about 1,024 of the picture's pixels, more than the 1,000" in n for n in linear.notes), linear.notes
     assert not np.array_equal(linear.picture, seamless.picture), "another blend"
-    drawn = sample(tiny_sampler(SIZE), picture, hole="center", num_samples=2, seed=0, align=False,
-                   limits=Limits(max_poisson_pixels=2000))  # fmt: skip
+    drawn = sample(
+        tiny_sampler(SIZE),
+        picture,
+        hole="center",
+        num_samples=2,
+        seed=0,
+        align=False,
+        limits=Limits(max_poisson_pixels=2000),
+    )
     assert any("more than the 1,000" in n and "per sample" in n for n in drawn.notes), "K samples share the budget"
 
 
@@ -222,8 +233,10 @@ def _wait_for(job, code, seconds: float = 30) -> None:
 def test_the_command_line_refuses_limits_that_make_no_sense(capsys):
     from hypersiren.app.demo import main
 
-    for argv, message in [(["--max_side", "8"], "--max_side must be at least 16"),
-                          (["--queue_size", "0"], "--queue_size must be at least 1")]:  # fmt: skip
+    for argv, message in [
+        (["--max_side", "8"], "--max_side must be at least 16"),
+        (["--queue_size", "0"], "--queue_size must be at least 1"),
+    ]:
         with pytest.raises(SystemExit) as stopped:
             main(argv)
         assert stopped.value.code == 2 and message in capsys.readouterr().err

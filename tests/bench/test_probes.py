@@ -87,8 +87,20 @@ def test_test_time_training_without_steps_is_the_evaluation_and_with_steps_moves
 
 
 def test_compile_step_variants_train_the_same_model(capsys):
-    args = compile_step.parse_args(["--config", str(ROOT / "configs/tiny.yaml"), "--variants", "eager",
-                                    "channels_last", "--steps", "2", "--warmup", "1", "--batch_size=4"])  # fmt: skip
+    args = compile_step.parse_args(
+        [
+            "--config",
+            str(ROOT / "configs/tiny.yaml"),
+            "--variants",
+            "eager",
+            "channels_last",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--batch_size=4",
+        ]
+    )
     assert args.overrides == ["--batch_size=4"], args.overrides
     result = compile_step.main(args)
     eager, cl = result["eager"], result["channels_last"]

@@ -144,8 +144,17 @@ def test_lr_schedules():
     losses = {}
     for schedule in ("constant", "cosine"):
         torch.manual_seed(0)
-        res = fit(make_model("siren", 2, 16, 1, 1), coords, target, steps=6, lr=1e-3, lr_schedule=schedule,
-                  lr_final=1e-6, progress=False, log_steps=[1])  # fmt: skip
+        res = fit(
+            make_model("siren", 2, 16, 1, 1),
+            coords,
+            target,
+            steps=6,
+            lr=1e-3,
+            lr_schedule=schedule,
+            lr_final=1e-6,
+            progress=False,
+            log_steps=[1],
+        )
         losses[schedule] = res.history.loss
     assert losses["constant"][0] == losses["cosine"][0], "the first update uses lr in both"
     assert losses["constant"][-1] != losses["cosine"][-1], "later updates follow the schedule"
@@ -173,8 +182,17 @@ def test_ritz_recovers_the_ramp_the_laplacian_residual_leaves_free(camera32):
     scores = {}
     for supervise in ("laplacian", "ritz"):
         torch.manual_seed(0)
-        res = fit(make_model("siren", 2, 64, 2, 1), coords, target, steps=200, lr=1e-3, supervise=supervise,
-                  reference=image, cell=[operators.spacing(32)] * 2, progress=False)  # fmt: skip
+        res = fit(
+            make_model("siren", 2, 64, 2, 1),
+            coords,
+            target,
+            steps=200,
+            lr=1e-3,
+            supervise=supervise,
+            reference=image,
+            cell=[operators.spacing(32)] * 2,
+            progress=False,
+        )
         scores[supervise] = res.history.psnr[-1]
         assert res.history.steps[-1] == 200 and res.prediction.shape == image.shape
     # measured (seeds 0-3): laplacian 12.38-12.68 dB, ritz 20.05-21.68 dB

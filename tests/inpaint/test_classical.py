@@ -149,13 +149,26 @@ def assets(tmp_path_factory):
 
 
 def run(assets, out, *extra: str) -> dict:
-    return inpaint.main(inpaint.parse_args(["--data", str(assets / "data" / "test.npz"), "--out", str(out),
-                                            "--batch_size", "4", "--no_lpips", *extra]))  # fmt: skip
+    return inpaint.main(
+        inpaint.parse_args(
+            ["--data", str(assets / "data" / "test.npz"), "--out", str(out), "--batch_size", "4", "--no_lpips", *extra]
+        )
+    )
 
 
 def test_eval_linear_end_to_end(assets, tmp_path, capsys):
-    results = run(assets, tmp_path / "linear", "--method", "linear", "--image_size", str(S), "--mask", "random",
-                  "--num_context", "60")  # fmt: skip
+    results = run(
+        assets,
+        tmp_path / "linear",
+        "--method",
+        "linear",
+        "--image_size",
+        str(S),
+        "--mask",
+        "random",
+        "--num_context",
+        "60",
+    )
     saved = json.loads((tmp_path / "linear" / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(results)), "main returns what metrics.json holds"
     assert saved["meta"]["method"] == "linear" and saved["meta"]["model"] is None, saved["meta"]
@@ -186,8 +199,20 @@ def test_eval_a_model_at_another_size_renders_there(assets, tmp_path):
     """A small model given 64x64 pictures reads them resampled and is scored on its 64x64 rendering."""
     write_npz_split(tmp_path / "big", size=64, counts=(("test", 2),))
     big = str(tmp_path / "big" / "test.npz")  # the last --data given wins
-    results = run(assets, tmp_path / "o", "--data", big, "--model", str(assets / "model"), "--image_size", "64",
-                  "--protocol", "scaled", "--context_sampling", "exact")  # fmt: skip
+    results = run(
+        assets,
+        tmp_path / "o",
+        "--data",
+        big,
+        "--model",
+        str(assets / "model"),
+        "--image_size",
+        "64",
+        "--protocol",
+        "scaled",
+        "--context_sampling",
+        "exact",
+    )
     assert results["meta"]["image_size"] == 64
     assert [k for k in results if k != "meta"] == ["40", "400", "4000", "half", "full"], "counts x (64 * 64 / 1024)"
     assert results["400"]["mean_observed"] == 400 and results["full"]["psnr"] > 10

@@ -15,7 +15,7 @@ from hypersiren.data import center_crop_resize, to_uint8
 from hypersiren.inpaint import load_picture
 from hypersiren.inpaint.blend import blend_weights, poisson_blend
 from hypersiren.inpaint.composite import BAND, BLENDS, Frame, choose_frame, hole_box, square_image
-from hypersiren.inpaint.photo import complete_picture
+from hypersiren.inpaint.picture_completion import complete_picture
 from hypersiren.masks import make_observed
 
 SIZE = 16
@@ -51,8 +51,9 @@ def test_picture_comes_back_at_its_size_untouched_beyond_the_band(model, blend):
     assert changed[~hole].any(), "the band blends the completion into the picture"
     assert np.array_equal(done.hole, hole), "the completed pixels are the marked ones"
     assert done.completed.shape == (1, 3, SIZE, SIZE) and done.rendered.shape == (1, 3, 2 * SIZE, 2 * SIZE)
-    assert np.array_equal(complete_picture(model, load_picture(pixels, SIZE, hole), band=0, blend=blend).picture[~hole],
-                          pixels[~hole]), "with no band, only the hole changes"  # fmt: skip
+    assert np.array_equal(
+        complete_picture(model, load_picture(pixels, SIZE, hole), band=0, blend=blend).picture[~hole], pixels[~hole]
+    ), "with no band, only the hole changes"
 
 
 @pytest.mark.parametrize(("width", "height"), [(600, 400), (400, 600)])

@@ -96,14 +96,17 @@ def _modes(tmp_path) -> list[tuple[str, object, np.ndarray]]:
     Image.fromarray(la, "LA").save(tmp_path / "la.png")
     Image.fromarray(grey8).save(tmp_path / "grey.png")
     return [
-        ("16-bit grey", tmp_path / "grey16.png", np.repeat(((grey16.astype(int) * 255 + 32767) // 65535)[..., None]
-                                                           .astype(np.uint8), 3, -1)),
+        (
+            "16-bit grey",
+            tmp_path / "grey16.png",
+            np.repeat(((grey16.astype(int) * 255 + 32767) // 65535)[..., None].astype(np.uint8), 3, -1),
+        ),
         ("palette", tmp_path / "palette.png", np.asarray(palette.convert("RGB"))),
         ("CMYK", tmp_path / "cmyk.tif", np.asarray(cmyk.convert("RGB"))),
         ("LA", tmp_path / "la.png", np.repeat(np.where(xx < 16, grey8, 255)[..., None], 3, -1).astype(np.uint8)),
         ("grey", tmp_path / "grey.png", np.repeat(grey8[..., None], 3, -1)),
         ("premultiplied LA", Image.fromarray(la, "LA").convert("La"), None),
-    ]  # fmt: skip
+    ]
 
 
 def test_every_picture_mode_comes_in_with_its_values(tmp_path):

@@ -121,8 +121,9 @@ def test_training_context_counts_and_holes():
     assert (logu.sum((1, 2, 3)) < 16).float().mean() > 0.4, "log-uniform: half the draws below sqrt(256)"
     holes = sample_observed(64, 16, 16, g, sampling="bernoulli", hole_prob=1.0)
     assert (holes.float().mean((1, 2, 3)) >= 0.4).all(), "every image a square hole (<= 3/4 side) or a half"
-    again = sample_observed(64, 16, 16, torch.Generator().manual_seed(0), context_min=10, context_max=50,
-                            sampling="exact")  # fmt: skip
+    again = sample_observed(
+        64, 16, 16, torch.Generator().manual_seed(0), context_min=10, context_max=50, sampling="exact"
+    )
     assert torch.equal(again, exact), "seeded"
     with pytest.raises(ValueError, match="empty"):
         sample_observed(1, 4, 4, g, context_min=20, context_max=30)

@@ -151,7 +151,7 @@ def test_diversity_zero_for_identical_samples_positive_otherwise():
         [
             perceptual.lpips_distance(model, (varied[:, i] + 1) / 2, (varied[:, j] + 1) / 2)
             for i, j in itertools.combinations(range(4), 2)
-        ]  # fmt: skip
+        ]
     )
     assert torch.allclose(div, pairs.mean(0), atol=1e-6), "the mean over the K (K - 1) / 2 pairs"
     assert torch.isnan(sm.diversity(varied, None)).all(), "no LPIPS: NaN"

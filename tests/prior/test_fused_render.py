@@ -38,8 +38,11 @@ def generated(m: HyperSiren):
 def test_per_code_shifts_equal_per_point_shifts(overrides, where):
     m = model(**overrides)
     gen = generated(m)
-    coords = {"random": torch.rand(300, 2, generator=torch.Generator().manual_seed(2)) * 2.2 - 1.1,
-              "codes": m.pixel_coords(16, 16), "twice": m.pixel_coords(32, 32)}[where]  # fmt: skip
+    coords = {
+        "random": torch.rand(300, 2, generator=torch.Generator().manual_seed(2)) * 2.2 - 1.1,
+        "codes": m.pixel_coords(16, 16),
+        "twice": m.pixel_coords(32, 32),
+    }[where]
     scale = torch.full((1,), 1.0 if where == "twice" else 0.0)
     with torch.enable_grad():
         per_point = m.hypernet.render(gen, m.siren, coords, None, scale)  # the training path

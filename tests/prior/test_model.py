@@ -171,8 +171,9 @@ def test_renderings_register_at_every_size(coordinates):
     centre too (index 3 i + 1), so the two renderings agree there; a corners prior renders its own side on 0.1's
     linspace exactly."""
     torch.manual_seed(0)
-    model = HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=32,
-                                             coordinates=coordinates)).eval()  # fmt: skip
+    model = HyperSiren(
+        HyperSirenConfig.tiny(encoder="grid", hypernet="grid", image_size=32, coordinates=coordinates)
+    ).eval()
     images, observed = _batch(32, b=2)
     with torch.no_grad():
         gen = model.generate(model.encode(images, observed))

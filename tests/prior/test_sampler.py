@@ -87,7 +87,7 @@ def test_the_mean_is_the_sampler_free_models_and_a_still_flow_draws_the_mean_com
     with torch.no_grad():  # as inpaint renders: the fused path
         mean, latent, _ = model.mean_completion(images, observed)
     noise = torch.randn(3, 3, 16, 16)
-    drawn = model.sampler.draw(mean, observed, latent.grid, noise * 0)
+    drawn = model.sampler.complete(mean, observed, latent.grid, noise * 0)
     assert torch.equal(drawn, mean)
     torch.testing.assert_close(mean, model.inpaint(images, observed), rtol=0, atol=0)
 
@@ -99,7 +99,7 @@ def test_the_flow_moves_the_noise_by_its_velocity_on_the_missing_pixels_only():
     mean = torch.rand(2, 3, 8, 8) * 0.4 - 0.2
     observed = torch.rand(2, 1, 8, 8) < 0.5
     noise = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.3
-    drawn = sampler.draw(mean, observed, None, noise)
+    drawn = sampler.complete(mean, observed, None, noise)
     expected = torch.where(observed, mean, (mean + 0.5 * (noise + 0.2)).clamp(-1, 1))
     torch.testing.assert_close(drawn, expected, rtol=0, atol=1e-6)
 
@@ -192,9 +192,13 @@ def test_a_0_1_config_json_loads_without_a_sampler_and_on_the_corner_grid(tmp_pa
 
 @pytest.mark.parametrize(
     "field, value, message",
-    [("sampler", "latent", "sampler is one of none, pixel_flow"), ("sampler_width", 12, "multiple of 8"),
-     ("sampler_stages", 0, "sampler_stages must be >= 1"), ("sampler_scale", 0.0, "sampler_scale must be > 0")],
-)  # fmt: skip
+    [
+        ("sampler", "latent", "sampler is one of none, pixel_flow"),
+        ("sampler_width", 12, "multiple of 8"),
+        ("sampler_stages", 0, "sampler_stages must be >= 1"),
+        ("sampler_scale", 0.0, "sampler_scale must be > 0"),
+    ],
+)
 def test_bad_sampler_fields_are_named(field, value, message):
     from hypersiren.utils.config import ConfigError
 

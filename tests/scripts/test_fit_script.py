@@ -125,6 +125,10 @@ def test_bad_inputs_give_one_clear_error(script, files, tmp_path, capsys, argv, 
 def test_bad_input_subprocess_exit_code(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "audio", "--audio", str(tmp_path / "none.wav"), "--no_progress"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, env=checkout_env(),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=checkout_env(),
+    )
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: file not found: {tmp_path / 'none.wav'}"

@@ -21,8 +21,19 @@ def test_hires_data_scores_the_renderings_at_the_larger_side(tmp_path, capsys):
     small = faces.reshape(4, 16, 2, 16, 2, 3).mean((2, 4)).round().astype(np.uint8)  # the same faces at 16
     np.savez(tmp_path / "small.npz", images=small)
     np.savez(tmp_path / "large.npz", images=faces)
-    argv = ["--model", str(tmp_path / "m"), "--data", str(tmp_path / "small.npz"), "--hires_data",
-            str(tmp_path / "large.npz"), "--mask", "center", "--no_lpips", "--out", str(tmp_path / "out")]  # fmt: skip
+    argv = [
+        "--model",
+        str(tmp_path / "m"),
+        "--data",
+        str(tmp_path / "small.npz"),
+        "--hires_data",
+        str(tmp_path / "large.npz"),
+        "--mask",
+        "center",
+        "--no_lpips",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     result = inpaint.main(inpaint.parse_args(argv))["center"]
     for key in ("hires_psnr", "hires_psnr_missing", "hires_psnr_ring", "bicubic_hires_psnr_ring"):
         assert math.isfinite(result[key]), f"{key} = {result[key]}"
@@ -41,8 +52,19 @@ def test_hires_data_is_read_at_its_own_side_four_times_larger(tmp_path, capsys):
     small = faces.reshape(4, 16, 4, 16, 4, 3).mean((2, 4)).round().astype(np.uint8)
     np.savez(tmp_path / "small.npz", images=small)
     np.savez(tmp_path / "large.npz", images=faces)
-    argv = ["--model", str(tmp_path / "m"), "--data", str(tmp_path / "small.npz"), "--hires_data",
-            str(tmp_path / "large.npz"), "--mask", "full", "--no_lpips", "--out", str(tmp_path / "out")]  # fmt: skip
+    argv = [
+        "--model",
+        str(tmp_path / "m"),
+        "--data",
+        str(tmp_path / "small.npz"),
+        "--hires_data",
+        str(tmp_path / "large.npz"),
+        "--mask",
+        "full",
+        "--no_lpips",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     result = inpaint.main(inpaint.parse_args(argv))["full"]
     assert math.isfinite(result["hires_psnr"]) and math.isfinite(result["bicubic_hires_psnr"])
     assert "64: all" in capsys.readouterr().out

@@ -25,15 +25,36 @@ def assets(tmp_path_factory):
 
 
 def run(assets, tmp_path, *extra: str) -> dict:
-    argv = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--limit", "6", "--out",
-            str(tmp_path / "out"), "--lpips_weights", str(assets / "alex.npz"), *extra]  # fmt: skip
+    argv = [
+        "--model",
+        str(assets / "model"),
+        "--data",
+        str(assets / "test.npz"),
+        "--limit",
+        "6",
+        "--out",
+        str(tmp_path / "out"),
+        "--lpips_weights",
+        str(assets / "alex.npz"),
+        *extra,
+    ]
     return inpaint.main(inpaint.parse_args(argv))
 
 
 def test_samples_are_scored_over_the_hole(assets, tmp_path, capsys):
     scores = run(assets, tmp_path, "--mask", "center", "--samples", "4")["center"]["samples"]
-    for key in ("sample_psnr", "best_of_k_psnr", "samples_mean_psnr", "mean_psnr", "crps", "mean_mae", "coverage",
-                "diversity", "frechet_samples", "frechet_mean"):  # fmt: skip
+    for key in (
+        "sample_psnr",
+        "best_of_k_psnr",
+        "samples_mean_psnr",
+        "mean_psnr",
+        "crps",
+        "mean_mae",
+        "coverage",
+        "diversity",
+        "frechet_samples",
+        "frechet_mean",
+    ):
         assert math.isfinite(scores[key]), f"{key} = {scores[key]}"
     assert scores["best_of_k_psnr"] >= scores["sample_psnr"] and len(scores["best_of_k"]) == 4
     assert scores["best_of_k"][0] == pytest.approx(scores["sample_psnr"], abs=1e-3), "best of 1: a sample"
@@ -59,8 +80,22 @@ def test_nearest_faces_is_scored_by_the_same_code(assets, tmp_path):
     folder.mkdir()
     np.savez(folder / "train.npz", images=smooth_faces(30, 16, seed=4))
     np.savez(folder / "test.npz", images=smooth_faces(12, 16))
-    argv = ["--method", "nearest_faces", "--data", str(folder / "test.npz"), "--limit", "6", "--mask", "center",
-            "--samples", "4", "--out", str(tmp_path / "out"), "--lpips_weights", str(assets / "alex.npz")]  # fmt: skip
+    argv = [
+        "--method",
+        "nearest_faces",
+        "--data",
+        str(folder / "test.npz"),
+        "--limit",
+        "6",
+        "--mask",
+        "center",
+        "--samples",
+        "4",
+        "--out",
+        str(tmp_path / "out"),
+        "--lpips_weights",
+        str(assets / "alex.npz"),
+    ]
     result = inpaint.main(inpaint.parse_args(argv))["center"]
     scores = result["samples"]
     assert scores["diversity"] > 0 and math.isfinite(scores["frechet_samples"]) and 0 <= scores["coverage"] <= 1
@@ -68,8 +103,20 @@ def test_nearest_faces_is_scored_by_the_same_code(assets, tmp_path):
     with pytest.raises(ValueError, match="at most 20"):
         inpaint.main(inpaint.parse_args([*argv[:9], "30", *argv[10:]]))
     with pytest.raises(ValueError, match="no train.npz"):
-        inpaint.main(inpaint.parse_args(["--method", "nearest_faces", "--data", str(assets / "test.npz"),
-                                         "--samples", "2", "--out", str(tmp_path / "o2")]))  # fmt: skip
+        inpaint.main(
+            inpaint.parse_args(
+                [
+                    "--method",
+                    "nearest_faces",
+                    "--data",
+                    str(assets / "test.npz"),
+                    "--samples",
+                    "2",
+                    "--out",
+                    str(tmp_path / "o2"),
+                ]
+            )
+        )
 
 
 def test_a_pictures_draws_at_its_own_size(assets, tmp_path, capsys):
@@ -80,8 +127,22 @@ def test_a_pictures_draws_at_its_own_size(assets, tmp_path, capsys):
     rng = np.random.default_rng(0)
     picture = (rng.random((40, 60, 3)) * 255).astype(np.uint8)
     Image.fromarray(picture).save(tmp_path / "photo.png")
-    argv = ["--model", str(assets / "model"), "--image", str(tmp_path / "photo.png"), "--mask", "center",
-            "--no_align", "--samples", "3", "--seed", "5", "--out", str(tmp_path / "out"), "--no_lpips"]  # fmt: skip
+    argv = [
+        "--model",
+        str(assets / "model"),
+        "--image",
+        str(tmp_path / "photo.png"),
+        "--mask",
+        "center",
+        "--no_align",
+        "--samples",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        str(tmp_path / "out"),
+        "--no_lpips",
+    ]
     result = inpaint.main(inpaint.parse_args(argv))["image"]
     files = [tmp_path / "out" / f for f in result["files"]]
     draws = [np.asarray(Image.open(f)) for f in files[:3]]

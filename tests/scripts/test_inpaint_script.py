@@ -50,8 +50,18 @@ def assets(tmp_path_factory):
 
 
 def run(assets, tmp_path, *extra: str) -> dict:
-    args = ["--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--out", str(tmp_path / "out"),
-            "--batch_size", "2", "--no_lpips", *extra]  # fmt: skip
+    args = [
+        "--model",
+        str(assets / "model"),
+        "--data",
+        str(assets / "test.npz"),
+        "--out",
+        str(tmp_path / "out"),
+        "--batch_size",
+        "2",
+        "--no_lpips",
+        *extra,
+    ]
     return evaluate(args)
 
 
@@ -153,8 +163,17 @@ def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, caps
     (tmp_path / "bad.png").write_text("not an image")
     subst = {"BAD": str(tmp_path / "bad.png"), "EMPTY": str(assets / "empty_model"), "NOWHERE": str(tmp_path / "no")}
     extra = [subst.get(a, a.replace("NOWHERE", subst["NOWHERE"])) for a in extra]
-    argv = ["inpaint.py", "--model", str(assets / "model"), "--data", str(assets / "test.npz"), "--no_lpips",
-            "--out", str(tmp_path / "o"), *extra]  # fmt: skip
+    argv = [
+        "inpaint.py",
+        "--model",
+        str(assets / "model"),
+        "--data",
+        str(assets / "test.npz"),
+        "--no_lpips",
+        "--out",
+        str(tmp_path / "o"),
+        *extra,
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(str(SCRIPT), run_name="__main__")
@@ -166,8 +185,13 @@ def test_bad_inputs_exit_2_without_traceback(assets, tmp_path, monkeypatch, caps
 @pytest.mark.slow
 def test_subprocess_error(assets):
     env = checkout_env(HF_HUB_OFFLINE="1")
-    bad = subprocess.run([sys.executable, str(SCRIPT), "--model", str(assets / "empty_model"), "--no_lpips"],
-                         capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPT), "--model", str(assets / "empty_model"), "--no_lpips"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr, bad.stderr
 
 
@@ -191,7 +215,7 @@ def test_help_lists_every_field(capsys):
         "--refine_weights",
         "--lpips_weights",
     ):
-        assert flag in help_text, flag  # fmt: skip
+        assert flag in help_text, flag
 
 
 def _photo(tmp_path, width: int = 96, height: int = 64) -> tuple[Path, Path, torch.Tensor]:
@@ -211,8 +235,21 @@ def _photo(tmp_path, width: int = 96, height: int = 64) -> tuple[Path, Path, tor
 def test_one_picture_with_a_mask_file(assets, tmp_path, capsys):
     photo, mask, hole = _photo(tmp_path)
     out = tmp_path / "out"
-    results = evaluate(["--model", str(assets / "model"), "--image", str(photo), "--mask_path", str(mask),
-                        "--render_size", "64", "--out", str(out), "--no_lpips"])  # fmt: skip
+    results = evaluate(
+        [
+            "--model",
+            str(assets / "model"),
+            "--image",
+            str(photo),
+            "--mask_path",
+            str(mask),
+            "--render_size",
+            "64",
+            "--out",
+            str(out),
+            "--no_lpips",
+        ]
+    )
     r = results["image"]
     assert r["mask"] == "file" and r["num_missing"] == 64 and r["crop_box"] == [16, 0, 80, 64], r
     assert r["psnr_missing"] is not None and r["mask_outside_crop"] == 0 and r["picture_missing"] == 256
@@ -239,8 +276,9 @@ def test_one_picture_with_a_mask_file(assets, tmp_path, capsys):
     assert last.startswith("completed photo.png (96x64, 256 missing pixels; the model's 32x32 square: 64, file)")
     assert "photo_completed.png (96x64)" in last and "photo_completed32.png" in last, last
     # a preset hole on the same picture, and the default rendering size (8x the model's side)
-    results = evaluate(["--model", str(assets / "model"), "--image", str(photo), "--mask", "center",
-                        "--out", str(out), "--no_lpips"])  # fmt: skip
+    results = evaluate(
+        ["--model", str(assets / "model"), "--image", str(photo), "--mask", "center", "--out", str(out), "--no_lpips"]
+    )
     assert results["image"]["num_missing"] == 256 and (out / "photo_rendered256.png").is_file()
     assert results["image"]["picture_missing"] == 1024, "the centre 16x16 of the grid: 32x32 of the picture"
 
@@ -260,8 +298,17 @@ def test_a_600x400_photo_comes_back_600x400(assets, tmp_path, capsys):
     mask[300:364, 8:40] = 255  # near the left edge, outside the centred square: the 128x128 square around it
     Image.fromarray(mask).save(tmp_path / "edge.png")
     out = tmp_path / "out"
-    argv = ["--model", str(assets / "model"), "--image", str(tmp_path / "wide.png"), "--mask_path",
-            str(tmp_path / "edge.png"), "--out", str(out), "--no_lpips"]  # fmt: skip
+    argv = [
+        "--model",
+        str(assets / "model"),
+        "--image",
+        str(tmp_path / "wide.png"),
+        "--mask_path",
+        str(tmp_path / "edge.png"),
+        "--out",
+        str(out),
+        "--no_lpips",
+    ]
     results = evaluate([*argv, "--render_size", "64"])
     r = results["image"]
     assert r["frame"]["kind"] == "hole" and r["crop_box"] == [0, 268, 128, 396] and r["num_missing"] == 128, r
@@ -294,8 +341,15 @@ def test_one_picture_bad_inputs(assets, tmp_path, monkeypatch, capsys, extra, me
     photo, _, _ = _photo(tmp_path)
     Image.fromarray(np.full((64, 96), 100, np.uint8)).save(tmp_path / "faint.png")  # nothing marked >= 128
     subst = {"PHOTO": str(photo), "FAINT": str(tmp_path / "faint.png"), "NOWHERE.png": str(tmp_path / "no.png")}
-    argv = ["inpaint.py", "--model", str(assets / "model"), "--no_lpips", "--out", str(tmp_path / "o"),
-            *[subst.get(a, a) for a in extra]]  # fmt: skip
+    argv = [
+        "inpaint.py",
+        "--model",
+        str(assets / "model"),
+        "--no_lpips",
+        "--out",
+        str(tmp_path / "o"),
+        *[subst.get(a, a) for a in extra],
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(str(SCRIPT), run_name="__main__")
@@ -306,8 +360,19 @@ def test_one_picture_bad_inputs(assets, tmp_path, monkeypatch, capsys, extra, me
 def test_sixteen_bit_picture_is_not_read_as_white(assets, tmp_path):
     yy, xx = np.mgrid[0:64, 0:64]
     Image.fromarray((yy * 1000 + xx * 10).astype(np.uint16)).save(tmp_path / "grey16.png")  # 0..63630
-    results = evaluate(["--model", str(assets / "model"), "--image", str(tmp_path / "grey16.png"), "--mask", "center",
-                        "--out", str(tmp_path / "out"), "--no_lpips"])  # fmt: skip
+    results = evaluate(
+        [
+            "--model",
+            str(assets / "model"),
+            "--image",
+            str(tmp_path / "grey16.png"),
+            "--mask",
+            "center",
+            "--out",
+            str(tmp_path / "out"),
+            "--no_lpips",
+        ]
+    )
     observed = np.asarray(Image.open(tmp_path / "out" / "grey16_observed32.png"))
     assert observed[:8].mean() < 60 and observed[-8:].mean() > 180, "the 16-bit levels, scaled"
     assert results["image"]["picture_missing"] == 1024

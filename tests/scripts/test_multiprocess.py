@@ -35,10 +35,25 @@ def launch(tmp_path, run: str, *extra: str, delay: float = 0.5) -> subprocess.Co
     wrapper = tmp_path / "slow_rank.py"
     wrapper.write_text(SLOW_RANK.format(delay=delay, script=str(ROOT / "train/celeba.py")))
     data = tmp_path / "data" if (tmp_path / "data").is_dir() else write_npz_split(tmp_path / "data")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes=2", "--num_machines=1",
-           "--mixed_precision=no", "--dynamo_backend=no", str(wrapper), "--config", str(ROOT / "configs/tiny.yaml"),
-           f"--data={data}", f"--output_dir={tmp_path / run}", "--checkpoint_every=1", "--eval_every=100",
-           "--keep_checkpoints=3", *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes=2",
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+        str(wrapper),
+        "--config",
+        str(ROOT / "configs/tiny.yaml"),
+        f"--data={data}",
+        f"--output_dir={tmp_path / run}",
+        "--checkpoint_every=1",
+        "--eval_every=100",
+        "--keep_checkpoints=3",
+        *extra,
+    ]
     env = checkout_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="", GLIBC_TUNABLES="")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
 

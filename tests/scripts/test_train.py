@@ -28,8 +28,16 @@ GRID_EMA_FLIP = ("--encoder=grid", "--hypernet=grid", "--grid_dim=8", "--ema_dec
 def _cfg(tmp_path, *extra: str, device: torch.device | None = None):
     data = write_npz_split(tmp_path / "data")
     cpu = device is None or device.type == "cpu"  # else Accelerate's device: a GPU where there is one
-    return celeba.parse_args(["--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}",
-                              f"--output_dir={tmp_path / 'run'}", f"--cpu={cpu}", *extra])  # fmt: skip
+    return celeba.parse_args(
+        [
+            "--config",
+            str(ROOT / "configs/tiny.yaml"),
+            f"--data={data}",
+            f"--output_dir={tmp_path / 'run'}",
+            f"--cpu={cpu}",
+            *extra,
+        ]
+    )
 
 
 def test_tiny_training_exports_a_loadable_model(tmp_path, device):
@@ -54,10 +62,24 @@ def test_64x64_grid_training_exports_a_strict_checkpoint(tmp_path):
     """The 64x64 path (issue 10) on tiny synthetic faces: a grid prior trains on a pixel subset, exports, loads
     strictly, and completes and renders at 64; a prior trained at 16 renders the same faces at 64 too."""
     data = write_npz_split(tmp_path / "data64", size=64, counts=(("train", 8), ("val", 4), ("test", 4)))
-    cfg = celeba.parse_args(["--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}", "--image_size=64",
-                             *GRID_EMA_FLIP, "--render_pixels=512", "--max_steps=2", "--checkpoint_every=2",
-                             "--eval_every=2", "--context_min=40", "--context_max=4097", "--val_limit=4",
-                             f"--output_dir={tmp_path / 'run'}", "--cpu=true"])  # fmt: skip
+    cfg = celeba.parse_args(
+        [
+            "--config",
+            str(ROOT / "configs/tiny.yaml"),
+            f"--data={data}",
+            "--image_size=64",
+            *GRID_EMA_FLIP,
+            "--render_pixels=512",
+            "--max_steps=2",
+            "--checkpoint_every=2",
+            "--eval_every=2",
+            "--context_min=40",
+            "--context_max=4097",
+            "--val_limit=4",
+            f"--output_dir={tmp_path / 'run'}",
+            "--cpu=true",
+        ]
+    )
     metrics = celeba.main(cfg)
     assert {"mse_ctx100", "mse_ctx1000", "mse_center", "mse_full"} <= set(metrics)
     model = HyperSiren.from_pretrained(tmp_path / "run")  # strict: every tensor present, nothing extra
@@ -77,8 +99,18 @@ def test_64x64_grid_training_exports_a_strict_checkpoint(tmp_path):
 
 def test_loss_decreases(tmp_path):
     untrained = celeba.main(_cfg(tmp_path, "--max_steps=0", f"--output_dir={tmp_path / 'untrained'}"))
-    trained = celeba.main(_cfg(tmp_path, "--max_steps=200", "--eval_every=1000", "--checkpoint_every=1000",
-                               "--lr=1e-3", "--batch_size=16", "--context_min=200", "--context_max=256"))  # fmt: skip
+    trained = celeba.main(
+        _cfg(
+            tmp_path,
+            "--max_steps=200",
+            "--eval_every=1000",
+            "--checkpoint_every=1000",
+            "--lr=1e-3",
+            "--batch_size=16",
+            "--context_min=200",
+            "--context_max=256",
+        )
+    )
     # measured over seeds 0-7: trained / untrained 0.52-0.80 (100 context), 0.55-0.81 (centre hole)
     for key in ("mse_ctx100", "mse_center"):
         assert trained[key] < 0.9 * untrained[key], f"validation {key}: {untrained[key]:.4f} -> {trained[key]:.4f}"
@@ -95,8 +127,9 @@ def test_resume_is_exact(tmp_path, extra, device):
     full = celeba.main(_cfg(tmp_path, *extra, device=device))
     resumed_dir = tmp_path / "resumed"
     checkpoint = tmp_path / "run" / "checkpoint-3"
-    resumed = celeba.main(_cfg(tmp_path, f"--output_dir={resumed_dir}", f"--resume_from={checkpoint}", *extra,
-                               device=device))  # fmt: skip
+    resumed = celeba.main(
+        _cfg(tmp_path, f"--output_dir={resumed_dir}", f"--resume_from={checkpoint}", *extra, device=device)
+    )
     a = safetensors.torch.load_file(str(tmp_path / "run" / "model.safetensors"))
     b = safetensors.torch.load_file(str(resumed_dir / "model.safetensors"))
     assert a.keys() == b.keys()
@@ -127,8 +160,14 @@ def test_ema_export_is_the_average_and_flips_change_training(tmp_path):
     assert _losses(tmp_path / "noflip") != pytest.approx(_losses(run), rel=1e-4), "hflip=true changed nothing"
     celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'plain'}"))  # no EMA in its checkpoints
     with pytest.raises(ConfigError, match="ema.safetensors"):
-        celeba.main(_cfg(tmp_path, f"--output_dir={tmp_path / 'x'}", "--ema_decay=0.9",
-                         f"--resume_from={tmp_path / 'plain' / 'checkpoint-3'}"))  # fmt: skip
+        celeba.main(
+            _cfg(
+                tmp_path,
+                f"--output_dir={tmp_path / 'x'}",
+                "--ema_decay=0.9",
+                f"--resume_from={tmp_path / 'plain' / 'checkpoint-3'}",
+            )
+        )
 
 
 def _losses(run) -> list[float]:
@@ -187,9 +226,16 @@ def test_offgrid_training_reads_hires_faces_and_starts_from_a_prior_without_a_ce
     trained without one (the new weight zero, so the start computes what the prior computed); validation at 32."""
     data32 = write_npz_split(tmp_path / "data32", size=32)
     celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP, "--max_steps=2"))
-    cfg = _cfg(tmp_path, *GRID_EMA_FLIP, "--max_steps=2", "--offgrid_points=50", "--cell_input=true",
-               f"--hires_data={data32}", f"--init_from={tmp_path / 'run'}",
-               f"--output_dir={tmp_path / 'ft'}")  # fmt: skip
+    cfg = _cfg(
+        tmp_path,
+        *GRID_EMA_FLIP,
+        "--max_steps=2",
+        "--offgrid_points=50",
+        "--cell_input=true",
+        f"--hires_data={data32}",
+        f"--init_from={tmp_path / 'run'}",
+        f"--output_dir={tmp_path / 'ft'}",
+    )
     metrics = celeba.main(cfg)
     assert {"hires_full", "hires_center"} <= set(metrics) and all(math.isfinite(v) for v in metrics.values())
     tuned = HyperSiren.from_pretrained(tmp_path / "ft")
@@ -199,12 +245,25 @@ def test_offgrid_training_reads_hires_faces_and_starts_from_a_prior_without_a_ce
     with pytest.raises(ValueError, match="not the same faces"):  # other faces in the same layout
         other = write_npz_split(tmp_path / "other", size=32, counts=(("train", 48), ("val", 8)))
         np.savez(other / "train.npz", images=np.flip(np.load(other / "train.npz")["images"], 0))
-        celeba.main(_cfg(tmp_path, *GRID_EMA_FLIP, "--offgrid_points=5", f"--hires_data={other}",
-                         f"--output_dir={tmp_path / 'bad'}"))  # fmt: skip
+        celeba.main(
+            _cfg(
+                tmp_path,
+                *GRID_EMA_FLIP,
+                "--offgrid_points=5",
+                f"--hires_data={other}",
+                f"--output_dir={tmp_path / 'bad'}",
+            )
+        )
 
 
-SAMPLER = ("--sampler=pixel_flow", "--sampler_width=8", "--sampler_stages=1", "--sampler_steps=2",
-           "--train_sampler=true", "--context_empty_prob=0.2")  # fmt: skip
+SAMPLER = (
+    "--sampler=pixel_flow",
+    "--sampler_width=8",
+    "--sampler_stages=1",
+    "--sampler_steps=2",
+    "--train_sampler=true",
+    "--context_empty_prob=0.2",
+)
 
 
 def test_sampler_training_keeps_the_mean_prior_and_resumes_exactly(tmp_path):
@@ -228,8 +287,9 @@ def test_sampler_training_keeps_the_mean_prior_and_resumes_exactly(tmp_path):
     assert all(math.isfinite(r["flow"]) and "mse" not in r for r in records if "flow" in r)
     draws = sampled.sample(faces, center, 3, torch.Generator().manual_seed(0))
     assert draws.shape == (2, 3, 3, 16, 16)
-    resumed = celeba.main(_cfg(tmp_path, *args, f"--output_dir={tmp_path / 'r'}",
-                               f"--resume_from={tmp_path / 's' / 'checkpoint-3'}"))  # fmt: skip
+    resumed = celeba.main(
+        _cfg(tmp_path, *args, f"--output_dir={tmp_path / 'r'}", f"--resume_from={tmp_path / 's' / 'checkpoint-3'}")
+    )
     a = safetensors.torch.load_file(str(tmp_path / "s" / "model.safetensors"))
     b = safetensors.torch.load_file(str(tmp_path / "r" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed sampler run differs"
@@ -259,10 +319,23 @@ def test_missing_data_path_is_named(tmp_path):
 
 def _launch(tmp_path, *launch_args: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     data = write_npz_split(tmp_path / "data")
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, "--num_machines=1",
-                "--mixed_precision=no", "--dynamo_backend=no"]  # fmt: skip
-    script = [str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}",
-              f"--output_dir={tmp_path / 'run'}", *extra]  # fmt: skip
+    launcher = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *launch_args,
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+    ]
+    script = [
+        str(ROOT / "train/celeba.py"),
+        "--config",
+        str(ROOT / "configs/tiny.yaml"),
+        f"--data={data}",
+        f"--output_dir={tmp_path / 'run'}",
+        *extra,
+    ]
     cmd = launcher + script
     env = checkout_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", CUDA_VISIBLE_DEVICES="")  # gloo on the CPU
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
@@ -290,8 +363,15 @@ def test_script_reports_bad_config_key_without_traceback(tmp_path):
 def test_help_lists_every_field_with_default_and_help(capsys):
     assert celeba.cli(["--config", "x.yaml", "--help"]) == 0
     text = capsys.readouterr().out
-    for field in ("--batch_size=100", "per process", "--lr=5e-05", "--resume_from=None", "--image_size=32",
-                  "--render_pixels=None", "optimisation"):  # fmt: skip
+    for field in (
+        "--batch_size=100",
+        "per process",
+        "--lr=5e-05",
+        "--resume_from=None",
+        "--image_size=32",
+        "--render_pixels=None",
+        "optimisation",
+    ):
         assert field in text, field
 
 
@@ -310,12 +390,22 @@ def test_interrupted_names_the_checkpoint_and_the_resume_command(tmp_path):
 def test_ctrl_c_ends_with_one_line_and_no_traceback(tmp_path):
     data = write_npz_split(tmp_path / "data")
     run = tmp_path / "run"
-    cmd = [sys.executable, str(ROOT / "train/celeba.py"), "--config", str(ROOT / "configs/tiny.yaml"), f"--data={data}",
-           f"--output_dir={run}", "--max_steps=100000", "--checkpoint_every=20", "--eval_every=100000"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(ROOT / "train/celeba.py"),
+        "--config",
+        str(ROOT / "configs/tiny.yaml"),
+        f"--data={data}",
+        f"--output_dir={run}",
+        "--max_steps=100000",
+        "--checkpoint_every=20",
+        "--eval_every=100000",
+    ]
     log = tmp_path / "stderr.txt"
     with open(log, "w") as err_file:  # a file, not a pipe: nobody reads tqdm's output while the run trains
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file,
-                                env=checkout_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"))  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=err_file, env=checkout_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+        )
     try:
         deadline = time.time() + 120
         while not any(run.glob("checkpoint-*[0-9]/step.json")):  # a complete checkpoint (older ones are pruned)

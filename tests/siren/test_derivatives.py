@@ -175,9 +175,17 @@ def test_fit_routes_agree(supervise):
     for route in ("autograd", "forward", "fused"):
         torch.manual_seed(0)
         res = fit(
-            Siren(2, 16, 1, 1), coords, target, steps=8, lr=1e-3, supervise=supervise, reference=values,
-            derivatives=route, progress=False, log_steps=[4],
-        )  # fmt: skip
+            Siren(2, 16, 1, 1),
+            coords,
+            target,
+            steps=8,
+            lr=1e-3,
+            supervise=supervise,
+            reference=values,
+            derivatives=route,
+            progress=False,
+            log_steps=[4],
+        )
         histories[route] = res.history
     for route in ("forward", "fused"):
         torch.testing.assert_close(histories[route].loss, histories["autograd"].loss, rtol=1e-4, atol=0)
@@ -193,12 +201,26 @@ def test_errors():
     with pytest.raises(ValueError, match="needs one output"):
         value_and_gradient(siren, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="unknown derivatives"):
-        fit(siren, grid(4, 4), torch.zeros(16, 2), steps=1, supervise="gradient", reference=torch.zeros(16, 1),
-            derivatives="symbolic")  # fmt: skip
+        fit(
+            siren,
+            grid(4, 4),
+            torch.zeros(16, 2),
+            steps=1,
+            supervise="gradient",
+            reference=torch.zeros(16, 1),
+            derivatives="symbolic",
+        )
     one = Siren(2, 8, 1, 1)
     with pytest.raises(ValueError, match=r"gradient supervision: the model gives \(16, 2\), the target is \(16, 3\)"):
-        fit(one, grid(4, 4), torch.zeros(16, 3), steps=1, supervise="gradient", reference=torch.zeros(16, 1),
-            progress=False)  # fmt: skip
+        fit(
+            one,
+            grid(4, 4),
+            torch.zeros(16, 3),
+            steps=1,
+            supervise="gradient",
+            reference=torch.zeros(16, 1),
+            progress=False,
+        )
 
 
 @pytest.mark.parametrize("supervise", ["gradient", "laplacian"])

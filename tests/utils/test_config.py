@@ -34,7 +34,12 @@ PRESETS = {"a": {"steps": 20}, "b": {"steps": 30, "names": ["y", "z"]}}
 
 def test_every_spelling_of_a_flag():
     assert parse_overrides(["--lr=1e-3", "--steps", "8", "--names", "p", "q", "--progress", "--dash-key=1"]) == {
-        "lr": "1e-3", "steps": "8", "names": ["p", "q"], "progress": "true", "dash_key": "1"}  # fmt: skip
+        "lr": "1e-3",
+        "steps": "8",
+        "names": ["p", "q"],
+        "progress": "true",
+        "dash_key": "1",
+    }
     with pytest.raises(ConfigError, match="expected --key=value, got 'loose'"):
         parse_overrides(["--lr=1", "loose"])
     cfg = parse_args(Toy, ["--steps", "3", "--names=p,q", "--no_progress", "--path", "none"])
@@ -72,8 +77,15 @@ def test_bad_keys_and_values_are_named():
 
 def test_help_lists_every_field_default_comment_section_and_preset():
     text = config.format_help(Toy, "toy [--key=value]", "A toy.", PRESETS)
-    for line in ("--steps=10", "optimiser steps", "--names=x", "--progress=True", "switches:", "--no_key",
-                 "b        --steps=30 --names=y,z"):  # fmt: skip
+    for line in (
+        "--steps=10",
+        "optimiser steps",
+        "--names=x",
+        "--progress=True",
+        "switches:",
+        "--no_key",
+        "b        --steps=30 --names=y,z",
+    ):
         assert line in text, (line, text)
     assert config.changed(Toy(steps=3)) == {"steps": 3}
 
@@ -86,8 +98,11 @@ def test_the_scripts_runner(capsys):
         print(f"ran {cfg.steps} steps")
         return {}
 
-    run = lambda *argv: scripts.run(main, Toy, "Toy script.\n\nMore.", "toy", argv=argv,  # noqa: E731
-                                    on_interrupt=lambda cfg: f"stopped at {cfg.steps}")  # fmt: skip
+    def run(*argv: str) -> int:
+        return scripts.run(
+            main, Toy, "Toy script.\n\nMore.", "toy", argv=argv, on_interrupt=lambda cfg: f"stopped at {cfg.steps}"
+        )
+
     assert run("--steps", "4") == 0 and capsys.readouterr().out.strip() == "ran 4 steps"
     assert run("--help") == 0 and "usage: toy" in capsys.readouterr().out
     assert run("--steps", "0") == 2

@@ -17,11 +17,15 @@ recipe without them, 100 context unchanged (docs/results.md).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
+from torch import nn
 
 from hypersiren.prior.model import HyperSirenOutput
+from hypersiren.training.batches import Batch
 
 LOG_EPS = 1e-5  # the floor of log_mse, in the model's [-1, 1] units (56 dB on [0, 1])
 
@@ -51,13 +55,14 @@ class LossTerms(NamedTuple):
 def prior_loss(
     out: HyperSirenOutput,
     images: torch.Tensor,
+    *,
     latent_reg: float = 0.1,
     param_reg: float = 100.0,
     seen: torch.Tensor | None = None,
     missing_weight: float | None = None,
     log_mse: bool = False,
     lattice: int | None = None,
-    offgrid_weight: float = 1.0,
+    offgrid_weight: float | None = 1.0,
 ) -> LossTerms:
     """The paper's loss for a batch.
 
@@ -73,7 +78,7 @@ def prior_loss(
         log_mse: the data term is ``mean_b log(mse_b + 1e-5)``, each image's log MSE (its PSNR up to sign and
             scale), instead of the MSE: every image weighs by its relative error, so an image with little left to
             fill (most pixels observed) is not drowned by the sparse ones. ``mse`` still reports the plain MSE.
-        lattice: with off-lattice points (:mod:`hypersiren.prior.batches`), how many of the rendered points come
+        lattice: with off-lattice points (:mod:`hypersiren.training.batches`), how many of the rendered points come
             first and are the model's pixel centres: the data term is then the lattice's (as above) plus
             ``offgrid_weight`` times the same term over the off-lattice points, each image's two errors apart (a
             log MSE over both together would be ruled by the off-lattice error, which the model's pixels cannot
@@ -82,7 +87,15 @@ def prior_loss(
     if lattice is not None:
         on = out._replace(images=out.images[..., :lattice])
         seen_on = None if seen is None else seen[..., :lattice]
-        terms = prior_loss(on, images[..., :lattice], latent_reg, param_reg, seen_on, missing_weight, log_mse)
+        terms = prior_loss(
+            on,
+            images[..., :lattice],
+            latent_reg=latent_reg,
+            param_reg=param_reg,
+            seen=seen_on,
+            missing_weight=missing_weight,
+            log_mse=log_mse,
+        )
         error = (out.images[..., lattice:].float() - images[..., lattice:]) ** 2
         per_image = error.flatten(1).mean(1)
         off = torch.log(per_image + LOG_EPS).mean() if log_mse else per_image.mean()
@@ -138,3 +151,40 @@ def balanced_mean(error: torch.Tensor, seen: torch.Tensor, missing_weight: float
 def _mean_square(tensors: list[torch.Tensor]) -> torch.Tensor:
     """The mean of the squares of every element of ``tensors``."""
     return sum(t.float().pow(2).sum() for t in tensors) / sum(t.numel() for t in tensors)
+
+
+def step_loss(
+    model: nn.Module,
+    cfg,
+    batch: Batch,
+    noise: torch.Generator | None = None,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> LossTerms:
+    """One training step's loss: the sampler's flow loss (``cfg.train_sampler``), else the prior's
+    (:func:`prior_loss` with the config's weights); the model is called once, under ``autocast``.
+
+    Args:
+        model: the prior (a wrapped one is fine: it is only called).
+        cfg: a training config (``train/celeba.py``'s ``TrainConfig``: ``train_sampler``, ``latent_reg``,
+            ``param_reg``, ``missing_weight``, ``log_mse``, ``offgrid_weight``).
+        batch: the step's :class:`~hypersiren.training.batches.Batch`.
+        noise: the sampler's noise and times (seeded per step, for an exact resume).
+    """
+    with autocast():
+        if cfg.train_sampler:  # the mean prior fixed; the flow learns the step's faces from their mean completions
+            return sampler_loss(model(batch.images, batch.observed, truth=batch.images, generator=noise))
+        if batch.points is not None:
+            output = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
+        else:
+            output = model(batch.images, batch.observed, batch.pixels)
+    return prior_loss(
+        output,
+        batch.target,
+        latent_reg=cfg.latent_reg,
+        param_reg=cfg.param_reg,
+        seen=batch.seen,
+        missing_weight=cfg.missing_weight,
+        log_mse=cfg.log_mse,
+        lattice=batch.lattice if cfg.offgrid_weight is not None else None,
+        offgrid_weight=cfg.offgrid_weight,
+    )

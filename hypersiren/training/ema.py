@@ -74,8 +74,10 @@ class EMA:
         if num_updates is None or set(state) != set(self.shadow):
             missing, unexpected = sorted(set(self.shadow) - set(state)), sorted(set(state) - set(self.shadow))
             count = "absent" if num_updates is None else "present"
-            raise ValueError(f"EMA state does not match the model: missing {missing[:5]}, unexpected "
-                             f"{unexpected[:5]}, num_updates {count}")  # fmt: skip
+            raise ValueError(
+                f"EMA state does not match the model: missing {missing[:5]}, unexpected "
+                f"{unexpected[:5]}, num_updates {count}"
+            )
         for name, value in state.items():
             self.shadow[name].copy_(value)
         self.num_updates = int(num_updates)

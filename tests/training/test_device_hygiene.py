@@ -16,17 +16,28 @@ import safetensors.torch
 import torch
 
 from hypersiren import HyperSiren, HyperSirenConfig, fit, make_observed
-from hypersiren.prior import training
-from hypersiren.prior.batches import training_batch
-from hypersiren.prior.ema import EMA
-from hypersiren.prior.losses import prior_loss, sampler_loss
 from hypersiren.prior.refine import refine
 from hypersiren.siren import Siren, grid
+from hypersiren.training import batch_indices, validation_masks
+from hypersiren.training.batches import training_batch
+from hypersiren.training.ema import EMA
+from hypersiren.training.losses import prior_loss, sampler_loss
 from hypersiren.utils import generator
 
-RECIPE = SimpleNamespace(seed=0, hflip=True, context_min=10, context_max=257, context_sampling="exact",
-                         context_log_uniform=True, hole_prob=0.5, context_dense_prob=0.3, context_empty_prob=0.1,
-                         render_pixels=64, offgrid_points=40, offgrid_targets="bilinear")  # fmt: skip
+RECIPE = SimpleNamespace(
+    seed=0,
+    hflip=True,
+    context_min=10,
+    context_max=257,
+    context_sampling="exact",
+    context_log_uniform=True,
+    hole_prob=0.5,
+    context_dense_prob=0.3,
+    context_empty_prob=0.1,
+    render_pixels=64,
+    offgrid_points=40,
+    offgrid_targets="bilinear",
+)
 
 
 def strict() -> contextlib.AbstractContextManager:
@@ -53,7 +64,7 @@ def test_a_training_step_makes_every_tensor_on_its_device(model, device, train_s
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     ema = EMA(model, 0.9)
     with strict():
-        idx = training.batch_indices(0, 5, len(images), 4, device=device)
+        idx = batch_indices(0, 5, len(images), 4, device=device)
         batch = training_batch(RECIPE, 5, 0, images[idx], hires[idx], device)
         with torch.autocast(device.type, dtype=torch.bfloat16):
             if train_sampler:
@@ -62,7 +73,7 @@ def test_a_training_step_makes_every_tensor_on_its_device(model, device, train_s
             else:
                 out = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
         if not train_sampler:
-            loss = prior_loss(out, batch.target, 0.1, 1e-4, batch.seen, None, True)
+            loss = prior_loss(out, batch.target, latent_reg=0.1, param_reg=1e-4, seen=batch.seen, log_mse=True)
         loss.total.backward()
         optimizer.step()
         ema.update(model)
@@ -75,7 +86,7 @@ def test_validation_inpainting_render_sample_and_refinement_make_every_tensor_on
     model.eval()
     images = faces(4, 16, device).float() / 127.5 - 1
     with strict():
-        for name, observed in training.validation_masks(4, 16, 16, 0).items():
+        for name, observed in validation_masks(4, 16, 16, 0).items():
             out = model(images, observed.to(device), size=(32, 32))  # validation renders the hires side too
             assert out.images.shape == (4, 3, 32, 32), name
         observed = make_observed("center", 4, 16, 16).to(device)
@@ -153,11 +164,11 @@ def test_a_cuda_training_step_never_waits_for_the_host():
     images, hires = faces(32, 16, cuda), faces(32, 32, cuda)
 
     def step(i: int) -> None:
-        idx = training.batch_indices(0, i, len(images), 4, device=cuda)
+        idx = batch_indices(0, i, len(images), 4, device=cuda)
         batch = training_batch(RECIPE, i, 0, images[idx], hires[idx], cuda)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             out = model(batch.images, batch.observed, points=batch.points, point_scales=batch.point_scales)
-        prior_loss(out, batch.target, 0.1, 1e-4, batch.seen, None, True).total.backward()
+        prior_loss(out, batch.target, latent_reg=0.1, param_reg=1e-4, seen=batch.seen, log_mse=True).total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -1,6 +1,7 @@
-"""One picture of any size completed: its mean completion (:func:`complete_picture`) or K draws of the sampler
-(:func:`sample_picture`), each on the model's grid, rendered larger, and at the picture's own size (the SIREN at the
-picture's own pixels in the hole, :mod:`hypersiren.inpaint.composite`); ``eval/inpaint.py --image``, the demo page.
+"""A picture completed at its own size (reading it is :mod:`hypersiren.inpaint.picture`): its mean completion
+(:func:`complete_picture`) or K draws of the sampler (:func:`sample_picture`), each on the model's grid, rendered
+larger, and at the picture's own size (the SIREN at the picture's own pixels in the hole,
+:mod:`hypersiren.inpaint.composite`); ``eval/inpaint.py --image``, the demo page.
 
 The model never sees a missing pixel: it is given ``context``, the image with zeros where nothing is observed.
 """
@@ -17,6 +18,7 @@ from hypersiren.inpaint import composite
 from hypersiren.inpaint.picture import Picture
 from hypersiren.inpaint.pipeline import HOLE_COLOUR, NO_REFINEMENT, RefineOptions
 from hypersiren.metrics import samples as sm
+from hypersiren.metrics.image import psnr
 from hypersiren.prior.model import HyperSiren, paste_observed
 from hypersiren.prior.refine import refine
 
@@ -89,8 +91,9 @@ def complete_picture(
     refined = refined_rendered = None
     if refine_options.steps > 0:
         r = refine_options
-        result = refine(model, context, obs, r.steps, r.lr, r.weights, latent=out.latent, anchor=r.anchor,
-                        holdout=r.holdout)  # fmt: skip
+        result = refine(
+            model, context, obs, r.steps, r.lr, r.weights, latent=out.latent, anchor=r.anchor, holdout=r.holdout
+        )
         refined = paste_observed(result.images, x, obs)
         with torch.inference_mode():
             refined_rendered = model.decode(result.generated, render_size, render_size).clamp(-1, 1)
@@ -98,11 +101,23 @@ def complete_picture(
     if loaded is not None:
         full = composite.render_into(model, out.generated, loaded.pixels, loaded.frame, hole, band, blend=blend)
         if refined is not None:
-            refined_full = composite.render_into(model, result.generated, loaded.pixels, loaded.frame, hole, band,
-                                                 blend=blend)  # fmt: skip
+            refined_full = composite.render_into(
+                model, result.generated, loaded.pixels, loaded.frame, hole, band, blend=blend
+            )
     colour = torch.tensor(HOLE_COLOUR, dtype=torch.float32, device=x.device)[:, None, None] / 127.5 - 1
-    return PictureCompletion(x, obs, torch.where(obs, x, colour), out.images, paste_observed(out.images, x, obs),
-                             rendered, refined, refined_rendered, full, refined_full, hole)  # fmt: skip
+    return PictureCompletion(
+        x,
+        obs,
+        torch.where(obs, x, colour),
+        out.images,
+        paste_observed(out.images, x, obs),
+        rendered,
+        refined,
+        refined_rendered,
+        full,
+        refined_full,
+        hole,
+    )
 
 
 class PictureSamples(NamedTuple):
@@ -146,10 +161,35 @@ def sample_picture(
         raw = model.decode(generated, *x.shape[-2:])  # (K, C, S, S)
         squares = paste_observed(raw, x.expand_as(raw), obs.expand(len(raw), -1, -1, -1))
         rendered = model.decode(generated, render_size, render_size).clamp(-1, 1) if render_size else None
-    pictures = [composite.render_into(model, generated.take(i, i + 1), picture.pixels, picture.frame, hole, band,
-                                      blend=blend) for i in range(num_samples)]  # fmt: skip
-    return PictureSamples(squares.cpu(), None if rendered is None else rendered.cpu(),
-                          sm.uncertainty(squares[None])[0].cpu(), pictures)  # fmt: skip
+    pictures = [
+        composite.render_into(model, generated.take(i, i + 1), picture.pixels, picture.frame, hole, band, blend=blend)
+        for i in range(num_samples)
+    ]
+    return PictureSamples(
+        squares.cpu(), None if rendered is None else rendered.cpu(), sm.uncertainty(squares[None])[0].cpu(), pictures
+    )
+
+
+def scored_missing(done: PictureCompletion, picture: Picture) -> torch.Tensor:
+    """The model's missing pixels that lie within the picture, ``(1, 1, S, S)`` bool: a face's square beyond the
+    picture's edge has no ground truth there, so those are not scored."""
+    return ~done.observed & picture.within.reshape(done.observed.shape).to(done.observed.device)
+
+
+def picture_psnr(completed: np.ndarray, picture: Picture, hole: np.ndarray) -> float:
+    """A completed picture scored against the picture itself (its own ground truth) over its hole at its own size:
+    PSNR in dB on [0, 1], NaN without a hole.
+
+    Args:
+        completed: ``(H, W, C)`` uint8, the picture with its hole completed.
+        hole: ``(H, W)`` bool, the pixels completed.
+    """
+    if not hole.any():
+        return float("nan")
+    result, truth = (
+        torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None] / 255 for a in (completed, picture.pixels)
+    )
+    return psnr(result, truth, torch.from_numpy(hole)[None, None]).item()
 
 
 def _model_input(model: HyperSiren, image: torch.Tensor, observed: torch.Tensor | None, picture: Picture | None):

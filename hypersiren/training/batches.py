@@ -1,7 +1,9 @@
 """What one training step of the prior shows the encoder, renders and supervises (SIREN supplement Sec. 9; ours
 where named).
 
-:func:`training_batch` draws, from generators seeded by (seed, step, process) so that a resumed run is identical:
+:func:`batch_indices` says which images a process sees at a step: a fresh permutation per epoch, seeded by
+(seed, epoch), so a resumed run sees exactly what an uninterrupted one would. :func:`training_batch` draws, from
+generators seeded by (seed, step, process) so that a resumed run is identical:
 the images (optionally mirrored), their context (:func:`hypersiren.masks.sample_observed`), and where the SIRENs
 are rendered:
 
@@ -32,6 +34,7 @@ from torch.nn import functional as F
 from hypersiren.data.images import to_model_range
 from hypersiren.masks.context import sample_observed
 from hypersiren.siren.coords import grid, random_pixels, take_pixels
+from hypersiren.utils import seeds
 from hypersiren.utils.seeds import generator
 
 OFFGRID_TARGETS = ("bilinear", "pixels")
@@ -76,6 +79,18 @@ class Batch(NamedTuple):
     lattice: int | None = None
 
 
+def batch_indices(
+    seed: int, step: int, n: int, batch_size: int, rank: int = 0, world: int = 1, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """This process's ``batch_size`` image indices for ``step`` (the global batch is ``batch_size * world``), drawn
+    on ``device`` (where the images are)."""
+    global_batch = batch_size * world
+    per_epoch = max(1, n // global_batch)
+    epoch, pos = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=seeds.generator(seed, epoch, device=device), device=device)
+    return perm[pos * global_batch : (pos + 1) * global_batch][rank::world]
+
+
 def training_batch(
     cfg,
     step: int,
@@ -108,9 +123,19 @@ def training_batch(
         flip = (torch.rand(b, generator=stream(2), device=device) < 0.5)[:, None, None, None]
         x = torch.where(flip, x.flip(-1), x)
         his = [torch.where(flip, hi.flip(-1), hi) for hi in his]
-    observed = sample_observed(b, h, w, stream(), cfg.context_min, cfg.context_max, cfg.context_sampling,
-                               cfg.context_log_uniform, cfg.hole_prob, cfg.context_dense_prob,
-                               cfg.context_empty_prob)  # fmt: skip
+    observed = sample_observed(
+        b,
+        h,
+        w,
+        stream(),
+        cfg.context_min,
+        cfg.context_max,
+        cfg.context_sampling,
+        cfg.context_log_uniform,
+        cfg.hole_prob,
+        cfg.context_dense_prob,
+        cfg.context_empty_prob,
+    )
     if cfg.render_pixels is None and not cfg.offgrid_points:
         return Batch(x, observed, x, observed)
     if cfg.render_pixels is not None:  # one random pixel subset per step, shared by the batch
@@ -133,8 +158,16 @@ def training_batch(
     zeros = torch.zeros(len(centres), device=device)
     scales = torch.cat([zeros, scales]) if scales.dim() == 1 else torch.cat([zeros.expand(b, -1), scales], 1)
     extra_seen = take_pixels(observed, pixel_of(points, h, w))  # (B, 1, N): the model pixel each point falls in
-    return Batch(x, observed, torch.cat([target, extra], -1), torch.cat([seen, extra_seen], -1), None, points_all,
-                 scales, len(centres))  # fmt: skip
+    return Batch(
+        x,
+        observed,
+        torch.cat([target, extra], -1),
+        torch.cat([seen, extra_seen], -1),
+        None,
+        points_all,
+        scales,
+        len(centres),
+    )
 
 
 def _several_sources(

@@ -1,5 +1,6 @@
 """A training run's validation (SIREN supplement Sec. 9's metric): per-image MSE on [0, 1], output clipped, all
-pixels, at the fixed contexts of :func:`hypersiren.prior.training.validation_masks`, for this process's share of the
+pixels, at the fixed contexts of :func:`validation_masks` (exactly 100 and 1000 random pixels, seeded; the centred
+hole; everything), for this process's share of the
 validation faces; the caller gathers (the library has no Accelerator: ``gather`` and ``autocast`` are passed in).
 
 With the hires faces also ``hires_full`` / ``hires_center``: the rendering at their side against them. With
@@ -18,15 +19,27 @@ import torch
 from torch import nn
 
 from hypersiren.data.images import to_model_range
+from hypersiren.masks.kinds import center, random_context
 from hypersiren.metrics.image import mse, to_unit
-from hypersiren.prior.training import validation_masks
+from hypersiren.utils import seeds
 from hypersiren.utils.seeds import generator
+
+
+def validation_masks(n: int, height: int, width: int, seed: int) -> dict[str, torch.Tensor]:
+    """The validation contexts by metric name, each ``(n, 1, H, W)`` bool (the same at every validation)."""
+    return {
+        "mse_ctx100": random_context(n, height, width, min(100, height * width), seeds.generator(seed, -1)),
+        "mse_ctx1000": random_context(n, height, width, min(1000, height * width), seeds.generator(seed, -2)),
+        "mse_center": center(height, width).expand(n, 1, height, width),
+        "mse_full": torch.ones(n, 1, height, width, dtype=torch.bool, device="cpu"),
+    }
 
 
 @torch.no_grad()
 def validate(
     model: nn.Module,
     images: torch.Tensor,
+    *,
     seed: int,
     batch_size: int,
     device: torch.device | str,
@@ -69,8 +82,12 @@ def validate(
         for i, chunk in enumerate(idx.split(batch_size)):
             x = to_model_range(images[chunk]).to(device)
             with autocast():
-                out = model(x, masks["mse_center"][chunk].to(device), truth=x,
-                            generator=generator(seed, -4, rank, i, device=device))  # fmt: skip
+                out = model(
+                    x,
+                    masks["mse_center"][chunk].to(device),
+                    truth=x,
+                    generator=generator(seed, -4, rank, i, device=device),
+                )
             flow.append(out.sampler.loss.float())
         results["flow_center"] = gather(torch.cat(flow))[:n].mean().item()
         draws = []

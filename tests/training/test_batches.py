@@ -10,14 +10,25 @@ import pytest
 import torch
 
 from hypersiren import HyperSiren, HyperSirenConfig
-from hypersiren.prior.batches import offgrid_targets, pixel_of, training_batch
 from hypersiren.siren import grid
+from hypersiren.training.batches import offgrid_targets, pixel_of, training_batch
 
 
 def recipe(**kw) -> SimpleNamespace:
-    base = dict(seed=0, hflip=False, context_min=10, context_max=200, context_sampling="exact",
-                context_log_uniform=False, hole_prob=0.25, context_dense_prob=0.0, context_empty_prob=0.0,
-                render_pixels=64, offgrid_points=0, offgrid_targets="bilinear")  # fmt: skip
+    base = dict(
+        seed=0,
+        hflip=False,
+        context_min=10,
+        context_max=200,
+        context_sampling="exact",
+        context_log_uniform=False,
+        hole_prob=0.25,
+        context_dense_prob=0.0,
+        context_empty_prob=0.0,
+        render_pixels=64,
+        offgrid_points=0,
+        offgrid_targets="bilinear",
+    )
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -97,7 +108,7 @@ def test_faces_from_several_sources_read_each_at_its_own_side():
     """Two sources of different sides (32 and 24 for 16x16 faces): each face reads the targets of the source that
     holds it (a face held by both draws one per step), with that source's scale; a face held by none reads its own
     lattice at scale 0. On faces linear in the position every reading is the function at the points."""
-    from hypersiren.prior.batches import Hires
+    from hypersiren.training.batches import Hires
 
     images = linear_faces(4, 16)
     held = torch.tensor([[True, False], [False, True], [True, True], [False, False]])
@@ -113,8 +124,10 @@ def test_faces_from_several_sources_read_each_at_its_own_side():
     expected = (127.5 + 100 * points[:, 0] + 20 * points[:, 1]) / 127.5 - 1
     err = (batch.target[:, 0, 64:] - expected)[:, inside].abs().max()
     assert err < 0.02, f"targets off the function by {err:.3f} (uint8 rounding allows 0.008)"
-    picks = {round(float(training_batch(recipe(offgrid_points=8), s, 0, images, hires).point_scales[2, -1]), 4)
-             for s in range(20)}  # fmt: skip
+    picks = {
+        round(float(training_batch(recipe(offgrid_points=8), s, 0, images, hires).point_scales[2, -1]), 4)
+        for s in range(20)
+    }
     assert picks == {1.0, round(math.log2(24 / 16), 4)}, "the source of a face held by two is drawn per step"
     with pytest.raises(ValueError, match="bilinear"):
         training_batch(recipe(offgrid_points=8, offgrid_targets="pixels"), 3, 0, images, hires)
@@ -128,13 +141,16 @@ def test_hires_sources_match_faces_by_id_and_skip_a_source_without_the_split(tmp
 
     from hypersiren.data import celeba_dataset
     from hypersiren.data.images import DataError
-    from hypersiren.prior.training import hires_sources
+    from hypersiren.training.hires import hires_sources
 
     faces = smooth_faces(6, 32, seed=3)  # (6, 32, 32, 3) uint8, six different faces
     small = torch.nn.functional.avg_pool2d(torch.from_numpy(faces).permute(0, 3, 1, 2).float(), 2).round()
     (tmp_path / "lo").mkdir(), (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    np.savez(tmp_path / "lo" / "train.npz", images=small.permute(0, 2, 3, 1).numpy().astype(np.uint8),
-             ids=np.arange(10, 16, dtype=np.int32))  # fmt: skip
+    np.savez(
+        tmp_path / "lo" / "train.npz",
+        images=small.permute(0, 2, 3, 1).numpy().astype(np.uint8),
+        ids=np.arange(10, 16, dtype=np.int32),
+    )
     np.savez(tmp_path / "a" / "train.npz", images=faces[[4, 0, 2]], ids=np.array([14, 10, 12], dtype=np.int32))
     np.savez(tmp_path / "a" / "val.npz", images=faces[:1], ids=np.array([99], dtype=np.int32))
     np.savez(tmp_path / "b" / "val.npz", images=faces[:1], ids=np.array([99], dtype=np.int32))  # no train split

@@ -7,7 +7,7 @@ curve (averaged over orderings), the PSNR of the samples' mean, the fair CRPS be
 (what CRPS is for a point forecast), the coverage of the samples' central 80% interval, and the mean pairwise
 LPIPS between the K completions (diversity). It also keeps each face's first sample and its mean completion for
 the Fréchet AlexNet distance to real faces (:mod:`hypersiren.metrics.frechet`), and the first faces' samples and
-uncertainty maps for a figure. One picture's draws are :func:`hypersiren.inpaint.photo.sample_picture`.
+uncertainty maps for a figure. One picture's draws are :func:`hypersiren.inpaint.picture_completion.sample_picture`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class SampleEvaluation(NamedTuple):
     shown: dict[str, torch.Tensor]
 
 
-def draw(
+def draws(
     model: HyperSiren | NearestFaces,
     images: torch.Tensor,
     observed: torch.Tensor,
@@ -92,28 +92,37 @@ def evaluate_samples(
         context = torch.where(obs, x, torch.zeros_like(x))
         # each face's draws from its own generator: they do not depend on the batch
         generators = [seeds.generator(seed, start + i, device=device) for i in range(len(x))]
-        draws = draw(model, context, obs, num_samples, generators)  # (B, K, C, S, S), observed pixels kept
+        drawn = draws(model, context, obs, num_samples, generators)  # (B, K, C, S, S), observed pixels kept
         mean = model.inpaint(context, obs)  # (B, C, S, S)
         hole = ~obs
         values = {
-            "sample_psnr": sm.sample_psnr(draws, x, hole),
-            "best_of_k_psnr": sm.best_of_k_psnr(draws, x, hole),
-            "samples_mean_psnr": sm.mean_psnr(draws, x, hole),
+            "sample_psnr": sm.sample_psnr(drawn, x, hole),
+            "best_of_k_psnr": sm.best_of_k_psnr(drawn, x, hole),
+            "samples_mean_psnr": sm.mean_psnr(drawn, x, hole),
             "mean_psnr": psnr(to_unit(mean), to_unit(x), hole),
-            "crps": sm.crps(draws, x, hole),
+            "crps": sm.crps(drawn, x, hole),
             "mean_mae": sm.mae(mean, x, hole),
-            "coverage": sm.coverage(draws, x, hole, level),
-            "diversity": sm.diversity(draws, lpips_model),
-            "best_of_k": sm.best_of_k_curve(draws, x, hole),
+            "coverage": sm.coverage(drawn, x, hole, level),
+            "diversity": sm.diversity(drawn, lpips_model),
+            "best_of_k": sm.best_of_k_curve(drawn, x, hole),
         }
         for name, value in values.items():
             per_image.setdefault(name, []).append(value.cpu())
-        firsts.append(draws[:, 0].cpu())
+        firsts.append(drawn[:, 0].cpu())
         means.append(mean.cpu())
         k = max(0, num_shown - start)
         if k:
-            for name, value in (("truth", x), ("observed", obs), ("mean", mean), ("samples", draws),
-                                ("uncertainty", sm.uncertainty(draws))):  # fmt: skip
+            for name, value in (
+                ("truth", x),
+                ("observed", obs),
+                ("mean", mean),
+                ("samples", drawn),
+                ("uncertainty", sm.uncertainty(drawn)),
+            ):
                 shown.setdefault(name, []).append(value[:k].cpu())
-    return SampleEvaluation({k: torch.cat(v) for k, v in per_image.items()}, torch.cat(firsts), torch.cat(means),
-                            {k: torch.cat(v) for k, v in shown.items()})  # fmt: skip
+    return SampleEvaluation(
+        {k: torch.cat(v) for k, v in per_image.items()},
+        torch.cat(firsts),
+        torch.cat(means),
+        {k: torch.cat(v) for k, v in shown.items()},
+    )

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from hypersiren import HyperSiren, HyperSirenConfig
-from hypersiren.prior.losses import balanced_mean, prior_loss
 from hypersiren.siren.coords import take_pixels
+from hypersiren.training.losses import balanced_mean, prior_loss
 
 
 def _model_and_batch(hypernet: str = "full", device: torch.device | str = "cpu"):
@@ -88,7 +88,7 @@ def test_log_mse_is_the_mean_of_each_images_log_mse_and_weighs_images_by_relativ
     target = torch.stack([torch.full((3, 8, 8), 0.1), torch.full((3, 8, 8), 0.01)])  # errors 1e-2 and 1e-4
     rendered = torch.zeros_like(target, requires_grad=True)
     fake = out._replace(images=rendered, latent=out.latent.take(0, 2), generated=out.generated.take(0, 2))
-    prior_loss(fake, target, 0.0, 0.0, log_mse=True).total.backward()
+    prior_loss(fake, target, latent_reg=0.0, param_reg=0.0, log_mse=True).total.backward()
     per_error = rendered.grad.flatten(1).abs().mean(1) / target.flatten(1)[:, 0]
     torch.testing.assert_close(per_error[1] / per_error[0], torch.tensor((1e-2 + 1e-5) / (1e-4 + 1e-5)))
 
@@ -97,16 +97,16 @@ def test_offgrid_points_have_their_own_data_term():
     """With ``lattice``, each image's lattice error and off-lattice error are terms apart (their log MSEs summed,
     the second weighted), so a nearly complete image still weighs by its own small lattice error."""
     from hypersiren.prior.latent import Generated, Latent
-    from hypersiren.prior.losses import LOG_EPS
     from hypersiren.prior.model import HyperSirenOutput
+    from hypersiren.training.losses import LOG_EPS
 
     torch.manual_seed(0)
     target = torch.rand(2, 3, 10)
     pred = target + torch.cat([torch.full((2, 3, 4), 0.01), torch.full((2, 3, 6), 0.3)], -1)  # lattice: 4 points
     out = HyperSirenOutput(pred, Latent(torch.zeros(2, 4)), Generated({}, (torch.zeros(2, 8),)))
-    terms = prior_loss(out, target, 0.0, 0.0, log_mse=True, lattice=4, offgrid_weight=0.5)
+    terms = prior_loss(out, target, latent_reg=0.0, param_reg=0.0, log_mse=True, lattice=4, offgrid_weight=0.5)
     expected = math.log(0.01**2 + LOG_EPS) + 0.5 * math.log(0.3**2 + LOG_EPS)
     assert terms.total.item() == pytest.approx(expected, rel=1e-5)
     assert terms.mse.item() == pytest.approx(1e-4, rel=1e-4) and terms.offgrid.item() == pytest.approx(0.09, rel=1e-4)
-    together = prior_loss(out, target, 0.0, 0.0, log_mse=True).total.item()
+    together = prior_loss(out, target, latent_reg=0.0, param_reg=0.0, log_mse=True).total.item()
     assert together == pytest.approx(math.log((4 * 1e-4 + 6 * 0.09) / 10 + LOG_EPS), rel=1e-5), "without the split"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from hypersiren.prior.ema import EMA
+from hypersiren.training.ema import EMA
 
 
 def test_shadow_is_the_exponential_average():
