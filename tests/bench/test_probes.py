@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import ROOT, load_script, smooth_faces
+from helpers import ROOT, load_script, smooth_faces, tiny_sampler
+from PIL import Image
 
 from hypersiren import HyperSiren, HyperSirenConfig
 from hypersiren.app.reports import mean
@@ -133,3 +134,15 @@ def test_harmonic_projection_main_reads_a_saved_prediction(tmp_path, capsys):
     out = harmonic.main(args)
     assert out[None] < 25 and out[1] > 45, ("the plane goes, 8-bit rounding stays", out)
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("harmonic projection: "), "the summary is last"
+
+
+def test_new_faces_draws_a_grid_of_distinct_faces(tmp_path, capsys):
+    new_faces = load_script("bench/probes/new_faces.py")
+    tiny_sampler().save_pretrained(tmp_path / "model")
+    args = ["--model", str(tmp_path / "model"), "--count", "10", "--size", "24", "--out", str(tmp_path / "f.png")]
+    out = new_faces.main(args)
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (2 * 26, 8 * 26, 3), grid.shape  # 10 faces in rows of 8, 2 pixels apart
+    first, second = grid[:24, :24], grid[:24, 26:50]
+    assert not np.array_equal(first, second), "two draws from one generator should differ"
+    assert "10 new faces" in capsys.readouterr().out

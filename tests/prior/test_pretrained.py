@@ -116,10 +116,11 @@ def test_export_card_states_only_what_is_known(tmp_path):
         assert text in card, (text, card)
 
 
-# The mean of 16 draws of a shipped sampler against its mean completion, over the centre hole of the bundled pictures
-# (PSNR in dB on [0, 1]): measured once with the shipped celeba32 (see its card); the bound sits below the measured
-# value by the spread of the mean of 16 draws, so that a sampler drifting away from the mean prior fails.
-DRAWS_MEAN_NEAR_INPAINT_DB = {"celeba32": None}
+# The mean of 16 draws of a shipped sampler against its mean completion, over the centre hole of the 6 bundled
+# pictures (PSNR in dB on [0, 1]), measured once when celeba32 was reshipped (2026-12-07): 33.1 / 32.9 / 33.7 dB for
+# seeds 0 / 1 / 2 (one draw alone: 23.1 / 20.2 / 22.1); the bound sits 2 dB under the lowest, so that a sampler
+# drifting away from the mean prior fails while another CPU's rounding does not.
+DRAWS_MEAN_NEAR_INPAINT_DB = {"celeba32": 30.9}
 
 
 @pytest.mark.parametrize("name", [n for n in pretrained.available() if DRAWS_MEAN_NEAR_INPAINT_DB.get(n)])

@@ -9,7 +9,9 @@ covers other CPUs' kernels. History: the own-side values are those of 0.1's code
 2x values moved once, when renderings at other sides came to register with the real image (pixel centres); the
 celeba32 values moved when it was reshipped with its any-resolution stage and its sampler (issues 22 and 23);
 its samples alone when its sampler's prior was trained further (stage 4; regenerated on an Intel CPU whose kernels
-move the renderings by up to 6e-7, so the renderings' values were kept as the AMD machine wrote them).
+move the renderings by up to 6e-7, so the renderings' values were kept as the AMD machine wrote them). All of them
+moved on 2026-12-07, when celeba32 was reshipped with its 4x stage and the pixel-flow sampler and celeba64 with
+its off-lattice stage (issues 28 and 29).
 """
 
 from __future__ import annotations
