@@ -7,9 +7,11 @@ interpolated code: the shifts are computed once per code (1,024 at 32x32) instea
 at 256x256), a quarter of the multiply-adds. Everything else that is constant per image folds into the same per-code
 map or into the weights: the sine layer's bias, the global code's FiLM shift, the cell's shift at the rendering's
 scale and ``omega_0`` join the map; the global FiLM scale multiplies the weight's columns (one weight matrix per
-image, as ``bmm`` takes them). What remains per point and layer is one interpolation of the layer's shifts (a
-four-tap ``embedding_bag``, or a gather on the codes), one batched matmul accumulated into it in place, and one
-sine in place, over chunks of points small enough to stay in cache.
+image, as ``bmm`` takes them) while those fit in cache (:data:`FOLD_BYTES`); for a large batch (an evaluation's 256
+faces: 64 MB a layer, read again for every chunk) the weight stays shared and the scale multiplies its product.
+What remains per point and layer is one interpolation of the layer's shifts (a four-tap ``embedding_bag``, or a
+gather on the codes), one matmul accumulated into it in place, and one sine in place, over chunks of points small
+enough to stay in cache.
 
 Only without autograd (``render``, ``inpaint``, ``sample``, validation): training and refinement keep the per-point
 path, whose gradients they need. Priors whose codes also scale the pre-activations (``grid_scale``) keep it too.
@@ -24,6 +26,7 @@ from hypersiren.prior.latent import Generated, grid_corners
 from hypersiren.siren.network import Siren
 
 CHUNK_VALUES = 1 << 19  # points per chunk x images x width: 2 MB of float32 per activation, in L2 / L3
+FOLD_BYTES = 1 << 22  # per-image weights (the FiLM scale folded in) up to 4 MB a layer; beyond, one shared weight
 
 
 def render_per_code(
@@ -69,7 +72,12 @@ def render_per_code(
             shift = shift + cells[i]
         maps.append((omega * shift).reshape(b * shift.shape[1], width))  # (B G, F): the layer's bias per code
         wt = omega * w.t()  # (F_in, F)
-        weights.append((wt[None] * gain[:, None]) if gain is not None else wt[None].expand(b, -1, -1))  # (B, F_in, F)
+        weights.append((wt, gain))
+    fold = b * max(wt.numel() for wt, _ in weights) * weights[0][0].element_size() <= FOLD_BYTES
+    if fold:  # (B, F_in, F): the FiLM scale in each image's weight
+        weights = [
+            ((wt[None] * g[:, None]) if g is not None else wt[None].expand(b, -1, -1), None) for wt, g in weights
+        ]
     step = chunk or max(64, CHUNK_VALUES // (b * width))
     out = []
     codes_per_image = grid.shape[-2] * grid.shape[-1]
@@ -84,7 +92,13 @@ def render_per_code(
                 z = layer_map.index_select(0, idx[:, 0])  # (B n, F): on the codes, the codes' own
             else:
                 z = F.embedding_bag(idx, layer_map, per_sample_weights=taps, mode="sum")  # (B n, F)
-            z = z.view(b, n, width).baddbmm_(h, layer_weight)  # the bias map plus the matmul, in place
+            wt, gain = layer_weight
+            if fold:  # the bias map plus the matmul, in place
+                z = z.view(b, n, width).baddbmm_(h, wt)
+            elif gain is None:
+                z = z.addmm_(h.reshape(b * n, -1), wt).view(b, n, width)
+            else:
+                z = z.view(b, n, width).addcmul_(torch.matmul(h, wt), gain[:, None])
             h = z.sin_()
         out.append(torch.matmul(h, siren.last.weight.t()).add_(siren.last.bias))  # (B, n, C)
     return torch.cat(out, 1)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hypersiren import HyperSiren, HyperSirenConfig
+from hypersiren.prior import fused_render
 from hypersiren.prior.fused_render import render_per_code
 from hypersiren.siren import grid
 
@@ -35,7 +36,11 @@ def generated(m: HyperSiren):
 
 @pytest.mark.parametrize("overrides", [{}, {"cell_input": True}, {"grid_global": False}, {"coordinates": "corners"}])
 @pytest.mark.parametrize("where", ["random", "codes", "twice"])
-def test_per_code_shifts_equal_per_point_shifts(overrides, where):
+@pytest.mark.parametrize("fold", [True, False], ids=["per-image-weights", "shared-weight"])
+def test_per_code_shifts_equal_per_point_shifts(overrides, where, fold, monkeypatch):
+    """Both ways of applying the global FiLM scale: folded into each image's weight (a few images) or multiplying
+    the shared weight's product (a batch whose weights would not fit in cache)."""
+    monkeypatch.setattr(fused_render, "FOLD_BYTES", 1 << 40 if fold else 0)
     m = model(**overrides)
     gen = generated(m)
     coords = {
