@@ -11,7 +11,8 @@ celeba32 values moved when it was reshipped with its any-resolution stage and it
 its samples alone when its sampler's prior was trained further (stage 4; regenerated on an Intel CPU whose kernels
 move the renderings by up to 6e-7, so the renderings' values were kept as the AMD machine wrote them). All of them
 moved on 2026-12-07, when celeba32 was reshipped with its 4x stage and the pixel-flow sampler and celeba64 with
-its off-lattice stage (issues 28 and 29).
+its off-lattice stage (issues 28 and 29); celeba32's samples alone when its pixel flow trained further (stage 3b,
+its renderings bit-identical).
 """
 
 from __future__ import annotations
