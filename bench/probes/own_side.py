@@ -1,15 +1,16 @@
-"""Probe: an evaluation's batch rendered at the prior's own side (issue 30's regression, docs/results.md, "Rendering
-at the matmuls' pace").
+"""Probe: a batch of faces rendered at the prior's own side (issue 30, docs/results.md, "Rendering at the matmuls'
+pace").
 
-``eval/inpaint.py`` renders 256 faces at a time at the model's side (32x32: as many points as codes). The fused
-renderer folds each image's FiLM scale into its own copy of every sine layer's weight; for 256 images that is 64 MB
-a layer, read again for every chunk of points. This probe times, in one run and interleaved, the fused renderer with
-the weights folded per image, with one shared weight (the scale multiplying its product: what it does beyond
-:data:`~hypersiren.prior.fused_render.FOLD_BYTES`), and the per-point renderer without autograd, on the same
-generated SIRENs (random faces under a centre hole), and prints the medians and the largest difference.
+At the model's side (32x32 for celeba32) there are as many points as codes, so the fused renderer's per-code shifts
+save no multiply-adds there. ``eval/inpaint.py`` renders ``--decode_chunk`` (8) faces at a time; ``model.render`` on a
+whole batch renders it at once. The fused renderer folds each image's FiLM scale into its own copy of every sine
+layer's weight while those fit :data:`~hypersiren.prior.fused_render.FOLD_BYTES` (256 faces would need 64 MB a
+layer, read again for every chunk of points), and beyond it keeps one shared weight. This probe times, in one run and
+interleaved, the fused renderer both ways and the per-point renderer without autograd, on the same generated SIRENs
+(random faces under a centre hole), and prints the medians and the largest difference from the per-point values.
 
-    python bench/probes/own_side.py                       # celeba32, 256 faces at 32x32
-    python bench/probes/own_side.py --model celeba64 --batch 64
+    python bench/probes/own_side.py                       # celeba32, 256 faces at once at 32x32
+    python bench/probes/own_side.py --batch 8 --repeats 7  # as eval/inpaint.py renders them
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from hypersiren.prior import fused_render  # noqa: E402
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="celeba32", help="a grid prior (name, folder or Hub id)")
-    p.add_argument("--batch", type=int, default=256, help="faces rendered together (eval/inpaint.py's default 256)")
+    p.add_argument("--batch", type=int, default=256, help="faces rendered at once (eval/inpaint.py: 8 at a time)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
