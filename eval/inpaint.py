@@ -104,6 +104,7 @@ class InpaintConfig:
     # also draw K completions per face and score them (a prior with a sampler, or nearest_faces; >= 2); with --image,
     # K completed pictures at their own size, their per-pixel standard deviation and a figure (seeded by --seed)
     samples: int = 0
+    sampler_churn: float | None = None  # the draws' SDE noise strength (None: the model's own; 0: the flow's ODE)
     frechet_reference: str | None = None  # real faces for the Frechet distance (None: the next faces of --data)
     refine_steps: int = 0  # test-time Adam steps on the observed pixels
     refine_lr: float = 1e-2  # Adam learning rate of the refinement
@@ -153,6 +154,10 @@ class InpaintConfig:
                 "--samples K draws K >= 2 completions per face from the model's sampler (or --method nearest_faces)",
             ),
             (
+                self.sampler_churn is None or (self.sampler_churn >= 0 and self.method == "model"),
+                f"--sampler_churn is >= 0 and sets a model's sampler: got {self.sampler_churn}, --method {self.method}",
+            ),
+            (
                 self.image is None or self.samples == 0 or self.refine_steps == 0,
                 "--image --samples draws from the sampler: --refine_steps does not apply",
             ),
@@ -194,6 +199,11 @@ def main(cfg: InpaintConfig) -> dict:
     cfg.validate()
     t0, cpu0 = time.perf_counter(), time.process_time()
     model, name = (None, f"classical {cfg.method} fill") if cfg.method != "model" else load_model(cfg.model, cfg.device)
+    if cfg.sampler_churn is not None:
+        if model.sampler is None:
+            raise ConfigError(f"--sampler_churn: {name} has no sampler (it completes with its mean only)")
+        model.sampler.churn = cfg.sampler_churn
+        name = f"{name} (sampler_churn {cfg.sampler_churn:g})"
     if cfg.image is not None:
         return picture_run.run(cfg, model, name, LPIPS)
     size = cfg.image_size or (model.config.image_size if model else model_image_size(cfg.model))

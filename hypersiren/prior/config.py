@@ -58,6 +58,7 @@ class HyperSirenConfig:
     sampler_steps: int = 16  # Euler steps of a draw
     sampler_scale: float = 0.25  # the residual's scale in [-1, 1] units (the flow's data are residual / scale)
     sampler_codes: bool = True  # the flow also reads the mean prior's code grid
+    sampler_churn: float = 0.0  # a draw's SDE noise strength kappa (0: the flow's ODE; Sampler's churn)
 
     # fields added after 0.1, and the value that a config.json written without them means
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {"coordinates": "corners"}
@@ -76,6 +77,8 @@ class HyperSirenConfig:
                 raise ConfigError(f"{name} must be >= {least}, got {getattr(self, name)}")
         if self.sampler_width % 8:
             raise ConfigError(f"sampler_width must be a multiple of 8 (its group norms), got {self.sampler_width}")
+        if not self.sampler_churn >= 0:
+            raise ConfigError(f"sampler_churn must be >= 0, got {self.sampler_churn}")
         if not self.sampler_scale > 0:
             raise ConfigError(f"sampler_scale must be > 0, got {self.sampler_scale}")
         if (self.encoder == "grid") != (self.hypernet == "grid"):

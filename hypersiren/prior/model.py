@@ -140,6 +140,7 @@ class HyperSiren(
                 blocks=c.sampler_blocks,
                 steps=c.sampler_steps,
                 scale=c.sampler_scale,
+                churn=c.sampler_churn,
             )
 
     def encode(self, images: torch.Tensor, observed: torch.Tensor, encoder_dtype: torch.dtype | None = None) -> Latent:
@@ -271,9 +272,9 @@ class HyperSiren(
 
         Args:
             generator: draws the noise the samples start from (on the model's device); None: the global one.
-            noise: that noise itself, ``(B K, C, S, S)`` at the model's side ``S`` (e.g. each image's from its own
-                generator, so its samples do not depend on the batch it is in: :meth:`Sampler.noise`); then
-                ``generator`` is unused.
+            noise: that noise itself, ``(B K, T, C, S, S)`` at the model's side ``S`` as :meth:`Sampler.noise`
+                makes it (e.g. each image's from its own generator, so its samples do not depend on the batch it is
+                in); then ``generator`` is unused.
 
         Raises:
             ValueError: the model has no sampler.

@@ -148,13 +148,27 @@ class Sampler(nn.Module):
         width, stages, blocks: the velocity U-Net's (:class:`FlowUNet`).
         steps: Euler steps of a draw.
         scale: the residual's scale in the model's [-1, 1] units (the flow's data are ``residual / scale``).
+        churn: ``kappa``, how much noise a draw's steps add and take away (0: the flow's ODE in Euler steps; > 0: the
+            SDE with the same marginals, ``dx = (v - kappa z_hat) dt + sqrt(2 kappa (1 - t)) dW``, ``z_hat`` the
+            network's estimate of the starting noise, ``kappa z_hat`` the score term: fresh noise that lets a draw
+            correct the network's errors, as EDM's stochastic sampler; :meth:`complete`).
     """
 
     def __init__(
-        self, channels: int, code_dim: int, width: int, stages: int, blocks: int, steps: int, scale: float
+        self,
+        channels: int,
+        code_dim: int,
+        width: int,
+        stages: int,
+        blocks: int,
+        steps: int,
+        scale: float,
+        churn: float = 0.0,
     ) -> None:
         super().__init__()
-        self.channels, self.code_dim, self.steps, self.scale = channels, code_dim, steps, scale
+        if not churn >= 0:
+            raise ValueError(f"churn (the draws' SDE's noise strength) must be >= 0, got {churn}")
+        self.channels, self.code_dim, self.steps, self.scale, self.churn = channels, code_dim, steps, scale, churn
         self.net = FlowUNet(2 * channels + 1 + code_dim, channels, width, stages, blocks)
 
     def velocity(
@@ -203,23 +217,48 @@ class Sampler(nn.Module):
         return error.flatten(1).sum(1) / count.clamp(min=1)
 
     def noise(self, n: int, side: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        """``n`` draws of the N(0, I) noise a sample starts from, for ``side x side`` images: ``(n, C, side, side)``."""
-        return torch.randn((n, self.channels, side, side), generator=generator, device=device)
+        """``n`` draws of the N(0, I) noise a sample needs, for ``side x side`` images: ``(n, T, C, side, side)``, the
+        start and, when ``churn > 0``, the fresh noise of every step but the last (``T = 1`` or ``steps``)."""
+        count = self.steps if self.churn > 0 else 1
+        return torch.randn((n, count, self.channels, side, side), generator=generator, device=device)
 
     def complete(
         self, mean: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor | None, noise: torch.Tensor
     ) -> torch.Tensor:
-        """The missing pixels drawn, one completion per row, from ``noise`` ``(N, C, H, W)``: ``(N, C, H, W)`` in
-        [-1, 1], observed pixels kept (the pixels of :meth:`HyperSiren.draw`'s SIRENs).
+        """The missing pixels drawn, one completion per row, from ``noise`` (:meth:`noise`'s ``(N, T, C, H, W)``; a
+        ``(N, C, H, W)`` start alone when ``churn = 0``): ``(N, C, H, W)`` in [-1, 1], observed pixels kept (the
+        pixels of :meth:`HyperSiren.draw`'s SIRENs).
+
+        With ``churn = kappa > 0`` each step but the last is the Euler-Maruyama step of the SDE whose marginals are
+        the flow's: on the path ``x_t = t r + (1 - t) z`` the score is ``-E[z | x_t] / (1 - t)`` and ``E[z | x_t] =
+        x_t - t v``, so with ``g(t)^2 = 2 kappa (1 - t)`` the drift is ``v + g^2 / 2 * score = v - kappa (x_t - t v)``.
+        The last step returns the network's clean estimate ``x_t + (1 - t) v`` (no noise left to take away).
 
         Args:
             mean, observed, codes: as for :meth:`velocity`, one row per draw.
         """
-        if noise.shape != mean.shape:
-            raise ValueError(f"noise must be shaped like the images {tuple(mean.shape)}, got {tuple(noise.shape)}")
+        count = self.steps if self.churn > 0 else 1
+        if noise.dim() == mean.dim():
+            noise = noise[:, None]
+        if noise.shape != (len(mean), count, *mean.shape[1:]):
+            raise ValueError(
+                f"noise must be shaped ({len(mean)}, {count}, {', '.join(map(str, mean.shape[1:]))}) "
+                f"(the images' shape with {count} noise draw(s) a row: Sampler.noise), got {tuple(noise.shape)}"
+            )
         missing = (~observed).to(mean.dtype)
-        state = noise.to(mean.device, mean.dtype) * missing
+        noise = noise.to(mean.device, mean.dtype)
+        state, dt = noise[:, 0] * missing, 1 / self.steps
         for i in range(self.steps):
-            t = torch.full((len(mean),), i / self.steps, device=mean.device, dtype=mean.dtype)
-            state = state + self.velocity(state, t, mean, observed, codes).to(mean.dtype) * missing / self.steps
+            t = i / self.steps
+            velocity = self.velocity(
+                state, torch.full((len(mean),), t, device=mean.device, dtype=mean.dtype), mean, observed, codes
+            ).to(mean.dtype)
+            if self.churn == 0:
+                state = state + velocity * missing * dt  # the ODE's Euler step
+            elif i == self.steps - 1:
+                state = (state + (1 - t) * velocity) * missing
+            else:
+                drift = velocity - self.churn * (state - t * velocity)
+                kick = math.sqrt(2 * self.churn * (1 - t) * dt) * noise[:, i + 1]
+                state = state + (drift * dt + kick) * missing
         return torch.where(observed, mean, (mean + self.scale * state).clamp(-1.0, 1.0))

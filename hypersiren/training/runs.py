@@ -26,7 +26,7 @@ def _addable(field: str, theirs: dict) -> bool:
     draws), so the started model completes as the prior did."""
     if field == "cell_input":
         return not theirs["cell_input"]
-    if field == "cell_max_scale":  # no weight: the largest scale the cell is trained to (renderings beyond clamp)
+    if field in ("cell_max_scale", "sampler_churn"):  # no weight: the cell's largest trained scale, how draws step
         return True
     return field.startswith("sampler") and theirs["sampler"] == "none"
 
@@ -35,8 +35,8 @@ def init_weights(model: HyperSiren, source: str) -> None:
     """Copy the weights of the prior ``source`` (name, export or checkpoint folder) into ``model`` (``init_from``).
 
     The model configs must agree but for ``cell_input`` or a sampler (``sampler*``) added by the run (the new cell
-    starts at zero, the new sampler as initialised), and ``cell_max_scale`` (the run trains the cell to another
-    largest scale).
+    starts at zero, the new sampler as initialised), ``cell_max_scale`` (the run trains the cell to another
+    largest scale) and ``sampler_churn`` (how a draw steps, not what is trained).
 
     Raises:
         ConfigError: the prior cannot be loaded, or its model config differs from the run's (the fields named).

@@ -146,3 +146,40 @@ def test_new_faces_draws_a_grid_of_distinct_faces(tmp_path, capsys):
     first, second = grid[:24, :24], grid[:24, 26:50]
     assert not np.array_equal(first, second), "two draws from one generator should differ"
     assert "10 new faces" in capsys.readouterr().out
+
+
+def test_residual_spectrum_splits_colour_and_frequency_and_compares_draws_with_the_truth(tmp_path):
+    spectrum = load_script("bench/probes/residual_spectrum.py")
+    grey = torch.zeros(2, 3, 16, 16)
+    grey[:, :, 4:12, 4:12] = 0.5  # the same offset on every channel, flat over the hole: luminance at DC only
+    std, bands = spectrum.hole_stats(grey, (4, 4, 8, 8))
+    assert std[0] == pytest.approx(0.5 * math.sqrt(3)) and std[1:] == pytest.approx([0, 0], abs=1e-7)
+    assert bands == pytest.approx([0.75, 0, 0, 0], abs=1e-6), "all the power at DC (0.5^2 * 3 channels)"
+    stripes = torch.zeros(1, 3, 8, 8)
+    stripes[:, 0, :, ::2], stripes[:, 1, :, ::2] = 1.0, -1.0  # red-green stripes at Nyquist
+    std, bands = spectrum.hole_stats(stripes, (0, 0, 8, 8))
+    assert std[0] == pytest.approx(0, abs=1e-7) and std[1] > 0, "red against green: no luminance"
+    assert bands[-1] > 0 and bands[1:3] == pytest.approx([0, 0], abs=1e-6), "DC (their mean) and Nyquist only"
+    tiny_sampler().save_pretrained(tmp_path / "model")
+    np.savez(tmp_path / "val.npz", images=smooth_faces(4, 16), ids=np.arange(4, dtype=np.int32))
+    stats = spectrum.main(["--model", str(tmp_path / "model"), "--data", str(tmp_path / "val.npz"), "--threads", "1"])
+    assert set(stats) == {"truth - mean", "draw - mean"}
+    assert all(np.isfinite(a).all() and (a >= 0).all() for pair in stats.values() for a in pair)
+    churned = spectrum.main(
+        [
+            "--model",
+            str(tmp_path / "model"),
+            "--data",
+            str(tmp_path / "val.npz"),
+            "--threads",
+            "1",
+            "--sampler_churn",
+            "1",
+        ]
+    )
+    assert churned["truth - mean"][0] == pytest.approx(stats["truth - mean"][0]), "the truth does not depend on it"
+    assert not np.allclose(churned["draw - mean"][0], stats["draw - mean"][0]), "the SDE draws other pixels"
+    with pytest.raises(SystemExit):
+        spectrum.main(
+            ["--model", str(tmp_path / "model"), "--data", str(tmp_path / "val.npz"), "--sampler_churn", "-1"]
+        )

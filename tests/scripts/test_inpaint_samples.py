@@ -74,6 +74,20 @@ def test_unconditional_draws_and_the_errors(assets, tmp_path):
         run(assets, tmp_path, "--samples", "2", "--limit", "10")
 
 
+def test_sampler_churn_draws_by_the_sde_and_is_checked(assets, tmp_path):
+    """--sampler_churn sets the loaded sampler's SDE (other draws, the same mean); a model without a sampler, a
+    classical method or a negative value are refused by name."""
+    ode = run(assets, tmp_path, "--mask", "center", "--samples", "2", "--sampler_churn", "0")["center"]
+    sde = run(assets, tmp_path, "--mask", "center", "--samples", "2", "--sampler_churn", "2")["center"]
+    assert sde["psnr_missing"] == ode["psnr_missing"], "the mean completion does not depend on the sampler"
+    assert sde["samples"]["sample_psnr"] != ode["samples"]["sample_psnr"], "the SDE draws other completions"
+    with pytest.raises(ValueError, match="sampler_churn: .* has no sampler"):
+        run(assets, tmp_path, "--model", str(assets / "mean"), "--sampler_churn", "1")
+    for bad in (["--sampler_churn", "-1"], ["--method", "linear", "--sampler_churn", "1"]):
+        with pytest.raises(ValueError, match="--sampler_churn is >= 0"):
+            run(assets, tmp_path, *bad)
+
+
 def test_nearest_faces_is_scored_by_the_same_code(assets, tmp_path):
     """--method nearest_faces --samples K: the classical sampler's row, from the training faces beside --data."""
     folder = tmp_path / "faces"

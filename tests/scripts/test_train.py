@@ -297,6 +297,10 @@ def test_sampler_training_keeps_the_mean_prior_and_resumes_exactly(tmp_path):
     assert full == pytest.approx(resumed, rel=1e-6)
     with pytest.raises(ConfigError, match="train_sampler"):
         celeba.main(_cfg(tmp_path, "--train_sampler=true"))
+    # a sampler trained on from its export may draw by another SDE (sampler_churn: how draws step, no weight)
+    on = (*GRID_EMA_FLIP, *SAMPLER, f"--init_from={tmp_path / 's'}", "--sampler_churn=1.0", "--max_steps=1")
+    celeba.main(_cfg(tmp_path, *on, f"--output_dir={tmp_path / 'c'}"))
+    assert HyperSiren.from_pretrained(tmp_path / "c").sampler.churn == 1.0
 
 
 def test_resume_latest_without_checkpoint_is_an_error(tmp_path):
