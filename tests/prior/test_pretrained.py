@@ -118,8 +118,8 @@ def test_export_card_states_only_what_is_known(tmp_path):
 
 # The mean of 16 draws of a shipped sampler against its mean completion, over the centre hole of the 6 bundled
 # pictures (PSNR in dB on [0, 1]), measured once when celeba32 was reshipped (2026-12-07): 33.1 / 32.9 / 33.7 dB for
-# seeds 0 / 1 / 2 (one draw alone: 23.1 / 20.2 / 22.1); re-measured with its stage 3c drawn by the SDE: 33.1 / 32.4 /
-# 32.6 (20.8 / 21.9 / 22.0). The bound sits under the lowest, so that a sampler drifting away from the mean prior
+# seeds 0 / 1 / 2 (one draw alone: 23.1 / 20.2 / 22.1); re-measured with its stage 3d drawn by the SDE: 33.2 / 32.2 /
+# 32.2 (20.7 / 21.9 / 22.2). The bound sits under the lowest, so that a sampler drifting away from the mean prior
 # fails while another CPU's rounding does not.
 DRAWS_MEAN_NEAR_INPAINT_DB = {"celeba32": 30.9}
 

@@ -12,7 +12,7 @@ its samples alone when its sampler's prior was trained further (stage 4; regener
 move the renderings by up to 6e-7, so the renderings' values were kept as the AMD machine wrote them). All of them
 moved on 2026-12-07, when celeba32 was reshipped with its 4x stage and the pixel-flow sampler and celeba64 with
 its off-lattice stage (issues 28 and 29); celeba32's samples alone when its pixel flow trained further (stage 3b,
-its renderings bit-identical), and again when it trained further still and drew by the SDE (stage 3c,
+its renderings bit-identical), and again when it trained further still and drew by the SDE (stages 3c and 3d,
 ``sampler_churn`` 1).
 """
 
