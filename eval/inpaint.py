@@ -202,7 +202,7 @@ def main(cfg: InpaintConfig) -> dict:
     if cfg.sampler_churn is not None:
         if model.sampler is None:
             raise ConfigError(f"--sampler_churn: {name} has no sampler (it completes with its mean only)")
-        model.sampler.churn = cfg.sampler_churn
+        model.set_sampler_churn(cfg.sampler_churn)
         name = f"{name} (sampler_churn {cfg.sampler_churn:g})"
     if cfg.image is not None:
         return picture_run.run(cfg, model, name, LPIPS)

@@ -60,15 +60,17 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarra
     if model.sampler is None:
         p.error(f"{args.model} has no sampler")
     if args.sampler_churn is not None:
-        if args.sampler_churn < 0:
-            p.error(f"--sampler_churn is >= 0, got {args.sampler_churn}")
-        model.sampler.churn = args.sampler_churn
+        try:
+            model.set_sampler_churn(args.sampler_churn)
+        except ValueError as error:
+            p.error(f"--sampler_churn: {error}")
     faces = np.load(args.data)["images"][: args.limit]
     truth = torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 127.5 - 1
     s = truth.shape[-1]
-    observed = center(s, s)[None, None].expand(len(truth), 1, s, s)
-    side = s - 2 * ((s - round(0.5 * s)) // 2)
-    box = ((s - side) // 2, (s - side) // 2, side, side)
+    hole = ~center(s, s)
+    observed = (~hole)[None, None].expand(len(truth), 1, s, s)
+    rows = hole.any(1).nonzero().flatten()  # the centre square's rows, and as many columns from the same offset
+    box = (int(rows[0]), int(rows[0]), len(rows), len(rows))
     generator = torch.Generator().manual_seed(args.seed)
     truths, draws = [], []
     with torch.no_grad():

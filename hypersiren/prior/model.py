@@ -10,6 +10,7 @@ Its configuration is :mod:`hypersiren.prior.config`; saving and strict loading (
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 from typing import NamedTuple
@@ -294,6 +295,19 @@ class HyperSiren(
             noise = self.sampler.noise(len(mean), x.shape[-1], generator, mean.device)
         drawn = self.sampler.complete(mean, obs, codes, noise)  # (B K, C, S, S)
         return self.generate(self.encode(drawn, torch.ones_like(obs)))
+
+    def set_sampler_churn(self, churn: float) -> None:
+        """Draw by the SDE with ``churn`` from now on (0: the flow's ODE; :class:`Sampler`'s ``churn``); the config
+        follows, so a saved model keeps it.
+
+        Raises:
+            ValueError: the model has no sampler.
+            ConfigError: ``churn`` is negative.
+        """
+        if self.sampler is None:
+            raise ValueError("this model has no sampler: it completes with its mean only")
+        self.config = dataclasses.replace(self.config, sampler_churn=churn)  # validates
+        self.sampler.churn = churn
 
     @torch.no_grad()
     def sample(

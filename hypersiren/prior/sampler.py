@@ -216,11 +216,16 @@ class Sampler(nn.Module):
         count = missing.flatten(1).sum(1) * truth.shape[1]
         return error.flatten(1).sum(1) / count.clamp(min=1)
 
+    @property
+    def noise_draws(self) -> int:
+        """Noise draws a sample needs per pixel: the start, and with ``churn > 0`` a fresh one for every step but the
+        last (``steps`` in all)."""
+        return self.steps if self.churn > 0 else 1
+
     def noise(self, n: int, side: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         """``n`` draws of the N(0, I) noise a sample needs, for ``side x side`` images: ``(n, T, C, side, side)``, the
         start and, when ``churn > 0``, the fresh noise of every step but the last (``T = 1`` or ``steps``)."""
-        count = self.steps if self.churn > 0 else 1
-        return torch.randn((n, count, self.channels, side, side), generator=generator, device=device)
+        return torch.randn((n, self.noise_draws, self.channels, side, side), generator=generator, device=device)
 
     def complete(
         self, mean: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor | None, noise: torch.Tensor
@@ -237,7 +242,7 @@ class Sampler(nn.Module):
         Args:
             mean, observed, codes: as for :meth:`velocity`, one row per draw.
         """
-        count = self.steps if self.churn > 0 else 1
+        count = self.noise_draws
         if noise.dim() == mean.dim():
             noise = noise[:, None]
         if noise.shape != (len(mean), count, *mean.shape[1:]):

@@ -149,6 +149,27 @@ def test_a_churned_draw_is_seeded_keeps_the_observed_pixels_and_needs_its_fresh_
         model.sample(images, observed, 2, noise=torch.zeros(6, 3, 16, 16))
 
 
+def test_set_sampler_churn_changes_the_draws_and_the_saved_config_and_is_checked(tmp_path):
+    from hypersiren.utils.config import ConfigError
+
+    model = tiny_sampler()
+    images, observed = batch()
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    ode = model.sample(images, observed, 2, g())
+    model.set_sampler_churn(2.0)
+    assert model.sampler.churn == 2.0 and model.sampler.noise_draws == model.sampler.steps
+    sde = model.sample(images, observed, 2, g())
+    assert not torch.equal(ode, sde)
+    model.save_pretrained(tmp_path / "churned")
+    loaded = HyperSiren.from_pretrained(tmp_path / "churned")
+    assert loaded.config.sampler_churn == 2.0 and torch.equal(loaded.sample(images, observed, 2, g()), sde)
+    with pytest.raises(ConfigError, match="sampler_churn must be >= 0"):
+        model.set_sampler_churn(-1.0)
+    assert model.sampler.churn == 2.0 and model.config.sampler_churn == 2.0, "a refused churn changes nothing"
+    with pytest.raises(ValueError, match="has no sampler"):
+        HyperSiren(HyperSirenConfig.tiny(encoder="grid", hypernet="grid")).set_sampler_churn(1.0)
+
+
 def test_the_flow_loss_counts_the_missing_pixels_only():
     """The loss is the mean squared velocity error over each image's missing pixels: the observed pixels' values
     (beyond what the mean completion carries) change nothing, and an image with nothing missing scores 0."""
