@@ -15,6 +15,8 @@ SAMPLERS = ("none", "pixel_flow")  # the generative part: none, or a conditional
 # 0.2.dev's samplers over a latent (under-dispersed: docs/results.md), retired: a config.json naming one loads the mean
 # prior without them (:attr:`HyperSirenConfig.RETIRED`)
 RETIRED_SAMPLERS = ("flow", "gaussian")
+SAMPLER_TARGETS = ("velocity", "clean")  # what the flow's U-Net outputs (Sampler's target)
+SAMPLER_TIMES = ("uniform", "logit_normal")  # how its training draws the time (Sampler's time)
 
 
 @dataclass
@@ -59,6 +61,8 @@ class HyperSirenConfig:
     sampler_scale: float = 0.25  # the residual's scale in [-1, 1] units (the flow's data are residual / scale)
     sampler_codes: bool = True  # the flow also reads the mean prior's code grid
     sampler_churn: float = 0.0  # a draw's SDE noise strength kappa (0: the flow's ODE; Sampler's churn)
+    sampler_target: str = "velocity"  # what its U-Net outputs: velocity | clean (x-prediction; Sampler's target)
+    sampler_time: str = "uniform"  # how its training draws t: uniform | logit_normal (Sampler's time)
 
     # fields added after 0.1, and the value that a config.json written without them means
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {"coordinates": "corners"}
@@ -79,6 +83,9 @@ class HyperSirenConfig:
             raise ConfigError(f"sampler_width must be a multiple of 8 (its group norms), got {self.sampler_width}")
         if not self.sampler_churn >= 0:
             raise ConfigError(f"sampler_churn must be >= 0, got {self.sampler_churn}")
+        for name, allowed in (("sampler_target", SAMPLER_TARGETS), ("sampler_time", SAMPLER_TIMES)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} is one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if not self.sampler_scale > 0:
             raise ConfigError(f"sampler_scale must be > 0, got {self.sampler_scale}")
         if (self.encoder == "grid") != (self.hypernet == "grid"):

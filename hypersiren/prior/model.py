@@ -142,6 +142,8 @@ class HyperSiren(
                 steps=c.sampler_steps,
                 scale=c.sampler_scale,
                 churn=c.sampler_churn,
+                target=c.sampler_target,
+                time=c.sampler_time,
             )
 
     def encode(self, images: torch.Tensor, observed: torch.Tensor, encoder_dtype: torch.dtype | None = None) -> Latent:

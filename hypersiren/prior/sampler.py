@@ -26,7 +26,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hypersiren.prior.config import SAMPLER_TARGETS as TARGETS
+from hypersiren.prior.config import SAMPLER_TIMES as TIMES
 from hypersiren.prior.grid_encoder import SelfAttention
+
+CLEAN_MIN_GAP = 0.05  # with target="clean", the loss clips 1 - t here when it derives the velocity (as Li and He 2025)
 
 
 class SamplerTerms(NamedTuple):
@@ -152,6 +156,12 @@ class Sampler(nn.Module):
             SDE with the same marginals, ``dx = (v - kappa z_hat) dt + sqrt(2 kappa (1 - t)) dW``, ``z_hat`` the
             network's estimate of the starting noise, ``kappa z_hat`` the score term: fresh noise that lets a draw
             correct the network's errors, as EDM's stochastic sampler; :meth:`complete`).
+        target: what the U-Net outputs: ``"velocity"`` (``v``, as rectified flows usually do) or ``"clean"`` (the
+            clean residual ``r_hat``, whence ``v = (r_hat - x_t) / (1 - t)``, ``1 - t`` clipped at ``CLEAN_MIN_GAP``
+            in the loss: x-prediction, which Li and He 2025 find better when a small network must stay on the data's
+            manifold); the loss is the velocity's either way.
+        time: how training draws ``t``: ``"uniform"`` in [0, 1], or ``"logit_normal"`` (``sigmoid(N(0, 1))``, more
+            weight on the middle of the path, where a draw's structure is decided: Esser et al. 2024).
     """
 
     def __init__(
@@ -164,11 +174,18 @@ class Sampler(nn.Module):
         steps: int,
         scale: float,
         churn: float = 0.0,
+        target: str = "velocity",
+        time: str = "uniform",
     ) -> None:
         super().__init__()
         if not churn >= 0:
             raise ValueError(f"churn (the draws' SDE's noise strength) must be >= 0, got {churn}")
+        if target not in TARGETS:
+            raise ValueError(f"target is one of {', '.join(TARGETS)}, got {target!r}")
+        if time not in TIMES:
+            raise ValueError(f"time is one of {', '.join(TIMES)}, got {time!r}")
         self.channels, self.code_dim, self.steps, self.scale, self.churn = channels, code_dim, steps, scale, churn
+        self.target, self.time = target, time
         self.net = FlowUNet(2 * channels + 1 + code_dim, channels, width, stages, blocks)
 
     def velocity(
@@ -178,6 +195,7 @@ class Sampler(nn.Module):
         mean: torch.Tensor,
         observed: torch.Tensor,
         codes: torch.Tensor | None,
+        min_gap: float = 1e-6,
     ) -> torch.Tensor:
         """``v(state, t | mean, observed, codes)``: ``(B, C, H, W)``, ``(B,)`` -> ``(B, C, H, W)``.
 
@@ -185,6 +203,8 @@ class Sampler(nn.Module):
             mean: ``(B, C, H, W)`` the mean completion (observed pixels kept).
             observed: ``(B, 1, H, W)`` bool.
             codes: ``(B, code_dim, h, w)`` the mean prior's code grid (resampled to ``H x W`` if another side).
+            min_gap: with ``target="clean"``, ``1 - t`` is clipped here (the loss clips at ``CLEAN_MIN_GAP``; a draw's
+                steps have ``1 - t >= 1 / steps``, so its last step lands on the clean estimate exactly).
         """
         inputs = [state, mean.to(state.dtype), observed.to(state.dtype)]
         if self.code_dim:
@@ -193,7 +213,10 @@ class Sampler(nn.Module):
             if codes.shape[-2:] != state.shape[-2:]:
                 codes = F.interpolate(codes, size=state.shape[-2:], mode="nearest")
             inputs.append(codes.to(state.dtype))
-        return self.net(torch.cat(inputs, dim=1), t)
+        out = self.net(torch.cat(inputs, dim=1), t)
+        if self.target == "clean":  # the clean residual's estimate -> the velocity that reaches it by t = 1
+            return (out - state) / (1 - t).clamp(min=min_gap)[:, None, None, None].to(out.dtype)
+        return out
 
     def loss(
         self,
@@ -204,15 +227,19 @@ class Sampler(nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """The flow-matching loss per image ``(B,)``: ``|v(x_t, t) - (r - z)|^2`` over the missing pixels, at
-        ``x_t = (1 - t) z + t r``, ``r = (truth - mean) / scale``, ``z ~ N(0, I)`` on the missing pixels, ``t`` uniform
-        in [0, 1].
+        ``x_t = (1 - t) z + t r``, ``r = (truth - mean) / scale``, ``z ~ N(0, I)`` on the missing pixels, ``t`` in
+        [0, 1] drawn as ``time`` says.
         """
         missing = (~observed).to(truth.dtype)  # (B, 1, H, W)
         residual = (truth - mean) / self.scale * missing
         z = torch.randn(truth.shape, generator=generator, device=truth.device, dtype=truth.dtype) * missing
-        t = torch.rand(len(truth), generator=generator, device=truth.device, dtype=truth.dtype)
+        if self.time == "logit_normal":
+            t = torch.randn(len(truth), generator=generator, device=truth.device, dtype=truth.dtype).sigmoid()
+        else:
+            t = torch.rand(len(truth), generator=generator, device=truth.device, dtype=truth.dtype)
         state = (1 - t)[:, None, None, None] * z + t[:, None, None, None] * residual
-        error = (self.velocity(state, t, mean, observed, codes).float() - (residual - z)).pow(2) * missing
+        velocity = self.velocity(state, t, mean, observed, codes, min_gap=CLEAN_MIN_GAP).float()
+        error = (velocity - (residual - z)).pow(2) * missing
         count = missing.flatten(1).sum(1) * truth.shape[1]
         return error.flatten(1).sum(1) / count.clamp(min=1)
 

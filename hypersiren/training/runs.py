@@ -26,7 +26,8 @@ def _addable(field: str, theirs: dict) -> bool:
     draws), so the started model completes as the prior did."""
     if field == "cell_input":
         return not theirs["cell_input"]
-    if field in ("cell_max_scale", "sampler_churn"):  # no weight: the cell's largest trained scale, how draws step
+    if field in ("cell_max_scale", "sampler_churn", "sampler_time"):  # no weight: the cell's largest trained scale,
+        # how draws step, how training draws the flow's time
         return True
     return field.startswith("sampler") and theirs["sampler"] == "none"
 
@@ -36,7 +37,8 @@ def init_weights(model: HyperSiren, source: str) -> None:
 
     The model configs must agree but for ``cell_input`` or a sampler (``sampler*``) added by the run (the new cell
     starts at zero, the new sampler as initialised), ``cell_max_scale`` (the run trains the cell to another
-    largest scale) and ``sampler_churn`` (how a draw steps, not what is trained).
+    largest scale), ``sampler_churn`` (how a draw steps, not what is trained) and ``sampler_time`` (how the flow's
+    training draws its time).
 
     Raises:
         ConfigError: the prior cannot be loaded, or its model config differs from the run's (the fields named).

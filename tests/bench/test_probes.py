@@ -183,3 +183,26 @@ def test_residual_spectrum_splits_colour_and_frequency_and_compares_draws_with_t
         spectrum.main(
             ["--model", str(tmp_path / "model"), "--data", str(tmp_path / "val.npz"), "--sampler_churn", "-1"]
         )
+
+
+lattice = load_script("bench/probes/code_lattice.py")
+
+
+def test_the_lattice_probe_sees_nearest_upsampling_and_nothing_in_noise(tmp_path):
+    """A map upsampled 4x by nearest neighbour jumps only at multiples of 4 (huge ratios at p = 2 and 4, none inside);
+    white noise has no lattice (every ratio within 0.1 of 1); the probe runs on a tiny sampler's draws."""
+    g = torch.Generator().manual_seed(0)
+    hole = torch.ones(32, 32, dtype=torch.bool)
+    coarse = torch.nn.functional.interpolate(torch.randn(4, 3, 8, 8, generator=g), scale_factor=4, mode="nearest")
+    blocky = lattice.lattice_ratios(coarse + 1e-3 * torch.randn(coarse.shape, generator=g), hole)
+    assert blocky[4] > 100 and blocky[2] > 20, blocky
+    noise = lattice.lattice_ratios(torch.randn(64, 3, 32, 32, generator=g), hole)
+    assert all(abs(r - 1) < 0.1 for r in noise.values()), noise
+    tiny_sampler().save_pretrained(tmp_path / "model")
+    np.savez(tmp_path / "val.npz", images=smooth_faces(4, 16), ids=np.arange(4, dtype=np.int32))
+    ratios = lattice.main(["--model", str(tmp_path / "model"), "--data", str(tmp_path / "val.npz"), "--threads", "1"])
+    assert set(ratios) == {"codes", "mean", "draw", "truth"}
+    assert all(math.isfinite(r) and r > 0 for source in ratios.values() for r in source.values()), ratios
+    np.savez(tmp_path / "big.npz", images=smooth_faces(2, 32), ids=np.arange(2, dtype=np.int32))
+    with pytest.raises(SystemExit):  # 32x32 faces for a 16x16 prior
+        lattice.main(["--model", str(tmp_path / "model"), "--data", str(tmp_path / "big.npz")])
