@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
 
 from hypersiren.app.sources import load_model  # noqa: E402
+from hypersiren.data.images import to_model_range  # noqa: E402
 from hypersiren.masks.kinds import center  # noqa: E402
 
 PERIODS = (2, 4, 8)
@@ -35,20 +36,16 @@ def lattice_ratios(maps: torch.Tensor, hole: torch.Tensor) -> dict[int, float]:
     A jump between pixels ``j`` and ``j + 1`` (along either axis) counts when both lie in the hole; it straddles a
     multiple of ``p`` when ``(j + 1) % p == 0`` and lies inside a 2-pixel cell when ``j`` is even.
     """
-    sums = {p: 0.0 for p in PERIODS}
-    inside, counts = 0.0, {p: 0 for p in PERIODS}
-    inside_count = 0
+    sums, counts = dict.fromkeys((*PERIODS, "inside"), 0.0), dict.fromkeys((*PERIODS, "inside"), 0)
     for axis in (-1, -2):
         jumps = maps.diff(dim=axis).abs().mean(dim=(0, 1))  # (H, W - 1) or (H - 1, W)
         both = hole[:, 1:] & hole[:, :-1] if axis == -1 else hole[1:] & hole[:-1]
         j = torch.arange(jumps.shape[axis])
         j = j[None, :].expand_as(jumps) if axis == -1 else j[:, None].expand_as(jumps)
-        within = both & (j % 2 == 0)
-        inside, inside_count = inside + jumps[within].sum().item(), inside_count + int(within.sum())
-        for p in PERIODS:
-            at = both & ((j + 1) % p == 0)
-            sums[p], counts[p] = sums[p] + jumps[at].sum().item(), counts[p] + int(at.sum())
-    base = max(inside / max(inside_count, 1), 1e-12)
+        for key, where in [("inside", j % 2 == 0), *((p, (j + 1) % p == 0) for p in PERIODS)]:
+            sums[key] += jumps[both & where].sum().item()
+            counts[key] += int((both & where).sum())
+    base = max(sums["inside"] / max(counts["inside"], 1), 1e-12)
     return {p: sums[p] / max(counts[p], 1) / base for p in PERIODS}
 
 
@@ -65,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, float]]:
     if model.config.encoder != "grid":
         p.error(f"{args.model} has no code grid (encoder={model.config.encoder!r})")
     faces = np.load(args.data)["images"][: args.limit]
-    truth = torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 127.5 - 1
+    truth = to_model_range(torch.from_numpy(faces).permute(0, 3, 1, 2))
     s = truth.shape[-1]
     if s != model.config.image_size:
         p.error(

@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
 
 from hypersiren.app.sources import load_model  # noqa: E402
+from hypersiren.data.images import to_model_range  # noqa: E402
 from hypersiren.masks.kinds import center  # noqa: E402
 
 OPPONENT = torch.tensor([[1, 1, 1], [1, -1, 0], [1, 1, -2]], dtype=torch.float32)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarra
         except ValueError as error:
             p.error(f"--sampler_churn: {error}")
     faces = np.load(args.data)["images"][: args.limit]
-    truth = torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 127.5 - 1
+    truth = to_model_range(torch.from_numpy(faces).permute(0, 3, 1, 2))
     s = truth.shape[-1]
     hole = ~center(s, s)
     observed = (~hole)[None, None].expand(len(truth), 1, s, s)
