@@ -119,9 +119,10 @@ def test_export_card_states_only_what_is_known(tmp_path):
 # The mean of 16 draws of a shipped sampler against its mean completion, over the centre hole of the 6 bundled
 # pictures (PSNR in dB on [0, 1]), measured once when celeba32 was reshipped (2026-12-07): 33.1 / 32.9 / 33.7 dB for
 # seeds 0 / 1 / 2 (one draw alone: 23.1 / 20.2 / 22.1); re-measured with its stage 3d drawn by the SDE: 33.2 / 32.2 /
-# 32.2 (20.7 / 21.9 / 22.2). The bound sits under the lowest, so that a sampler drifting away from the mean prior
-# fails while another CPU's rounding does not.
-DRAWS_MEAN_NEAR_INPAINT_DB = {"celeba32": 30.9}
+# 32.2 (20.7 / 21.9 / 22.2); and with the sampler that replaced it (one long run, logit-normal times, wider draws):
+# 31.8 / 31.0 / 31.7 (19.8 / 20.5 / 20.5). The bound sits a decibel under the lowest, so that a sampler drifting away
+# from the mean prior (its 16-draw mean near one draw's 20 dB) fails while another CPU's rounding does not.
+DRAWS_MEAN_NEAR_INPAINT_DB = {"celeba32": 30.0}
 
 
 @pytest.mark.parametrize("name", [n for n in pretrained.available() if DRAWS_MEAN_NEAR_INPAINT_DB.get(n)])

@@ -13,7 +13,8 @@ move the renderings by up to 6e-7, so the renderings' values were kept as the AM
 moved on 2026-12-07, when celeba32 was reshipped with its 4x stage and the pixel-flow sampler and celeba64 with
 its off-lattice stage (issues 28 and 29); celeba32's samples alone when its pixel flow trained further (stage 3b,
 its renderings bit-identical), and again when it trained further still and drew by the SDE (stages 3c and 3d,
-``sampler_churn`` 1).
+``sampler_churn`` 1), and when a fresh sampler replaced it (the long run with logit-normal times, its renderings
+bit-identical).
 """
 
 from __future__ import annotations
